@@ -1,0 +1,954 @@
+"""Scenario files: the pydantic models of the YAML, the loader and the JSON Schema.
+
+A scenario is one YAML file (or a short file that ``extends`` another and overrides a
+few keys). It is validated once, at load, into a frozen :class:`Scenario`; the model
+never sees raw YAML. Every key is declared here with its unit: rates are
+``per_year``, durations are declared distributions in days (see
+:mod:`sim.distributions`), deaths are ``per_100_person_years``, money is ``_gbp``.
+
+Errors are collected into one :class:`ScenarioError` whose lines each name the file,
+the line and the key path, e.g.
+``scenarios/x.yaml:23: keyworkers.caseload_cap: must be at least 1, got 0``.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import difflib
+import json
+import math
+import types
+import typing
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from .distributions import Distribution
+
+__all__ = [
+    "ATTRIBUTE_LEVELS",
+    "MODALITIES",
+    "Scenario",
+    "ScenarioError",
+    "json_schema",
+    "load_scenario",
+    "parse_scenario",
+]
+
+# --------------------------------------------------------------------------- vocabulary
+
+SUBSTANCES = ("opiate", "opiate_crack", "crack", "non_opiate")
+"""Substance groups, as NDTMS groups them."""
+MODALITIES = ("ost", "psychosocial", "hat", "detox", "rehab")
+"""Treatment modalities a person can be in (one at a time)."""
+SOURCES = ("self", "gp", "criminal_justice", "prison_release")
+"""Referral sources."""
+ATTRIBUTE_LEVELS: dict[str, tuple[str, ...]] = {
+    "substance": SUBSTANCES,
+    "sex": ("male", "female"),
+    "age_band": ("18-29", "30-49", "50+"),
+    "injecting": ("true", "false"),
+    "mental_health": ("true", "false"),
+    "housing_need": ("true", "false"),
+    "previously_treated": ("true", "false"),
+    "source": SOURCES,
+    "ost_setting": ("specialist", "gp_shared_care"),
+    "ost_formulation": ("oral", "long_acting_injectable"),
+}
+"""Attributes a parameter may depend on (through ``multipliers``), with their levels."""
+
+SUM_TOLERANCE = 1e-6
+
+Probability = Annotated[float, Field(ge=0, le=1)]
+NonNegative = Annotated[float, Field(ge=0)]
+Positive = Annotated[float, Field(gt=0)]
+
+
+class Strict(BaseModel):
+    """Base of every scenario section: frozen, and unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _key(value: object) -> str:
+    """Normalise a YAML mapping key (``true`` parses as a bool) to its string form."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _shares(levels: Iterable[str], what: str) -> Any:
+    """A validator for a mapping of shares over ``levels`` that must sum to 1."""
+    allowed = tuple(levels)
+
+    def check(v: Mapping[Any, float]) -> dict[str, float]:
+        out = {_key(k): float(x) for k, x in v.items()}
+        unknown = [k for k in out if k not in allowed]
+        if unknown:
+            raise ValueError(
+                f"unknown {what} {unknown[0]!r}; expected some of: {', '.join(allowed)}"
+            )
+        for k, x in out.items():
+            if not (0 <= x <= 1) or math.isnan(x):
+                raise ValueError(f"share for {k!r} must be between 0 and 1, got {x}")
+        total = sum(out.values())
+        if abs(total - 1) > SUM_TOLERANCE:
+            terms = " + ".join(f"{k} {x:g}" for k, x in out.items())
+            raise ValueError(f"probabilities must sum to 1, got {total:g} ({terms})")
+        return out
+
+    return check
+
+
+def _branch(levels: Iterable[str], what: str) -> Any:
+    """Annotated type: shares over a subset of ``levels`` summing to 1."""
+    from pydantic import BeforeValidator
+
+    return Annotated[dict[str, float], BeforeValidator(_shares(levels, what))]
+
+
+# --------------------------------------------------------------------------- rates
+
+
+def _check_multipliers(v: Mapping[Any, Any]) -> dict[str, dict[str, float]]:
+    if not isinstance(v, Mapping):
+        raise ValueError("expected a mapping of attribute -> {level: factor}")
+    out: dict[str, dict[str, float]] = {}
+    for attr, table in v.items():
+        attr = _key(attr)
+        if attr not in ATTRIBUTE_LEVELS:
+            close = difflib.get_close_matches(attr, ATTRIBUTE_LEVELS, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(
+                f"unknown attribute {attr!r}{hint}; known: {', '.join(ATTRIBUTE_LEVELS)}"
+            )
+        if not isinstance(table, Mapping):
+            raise ValueError(f"{attr}: expected a mapping of level -> factor")
+        levels = ATTRIBUTE_LEVELS[attr]
+        row: dict[str, float] = {}
+        for level, factor in table.items():
+            level = _key(level)
+            if level not in levels:
+                raise ValueError(
+                    f"{attr}: unknown level {level!r}; expected one of {', '.join(levels)}"
+                )
+            if isinstance(factor, bool) or not isinstance(factor, int | float):
+                raise ValueError(f"{attr}.{level}: expected a number, got {factor!r}")
+            if factor < 0 or math.isnan(factor) or math.isinf(factor):
+                raise ValueError(f"{attr}.{level}: factor must be >= 0, got {factor}")
+            row[level] = float(factor)
+        out[attr] = row
+    return out
+
+
+def _multipliers_type() -> Any:
+    from pydantic import BeforeValidator
+
+    return Annotated[dict[str, dict[str, float]], BeforeValidator(_check_multipliers)]
+
+
+Multipliers = _multipliers_type()
+"""``{attribute: {level: factor}}``: factors multiply a rate for people at that level."""
+
+
+class Rate(Strict):
+    """A hazard in events per person-year, optionally varying by attribute."""
+
+    per_year: NonNegative = 0.0
+    multipliers: Multipliers = Field(default_factory=dict)
+
+
+class DeathRate(Strict):
+    """A mortality hazard in deaths per 100 person-years."""
+
+    per_100_person_years: NonNegative = 0.0
+
+
+class DeathWindow(Strict):
+    """Raised mortality for the first ``until_day`` days after leaving treatment."""
+
+    until_day: Positive
+    per_100_person_years: NonNegative
+
+
+# --------------------------------------------------------------------------- sections
+
+
+class RunSettings(Strict):
+    """How long to run and how many replications."""
+
+    start_date: dt.date
+    warmup_years: int = Field(default=2, ge=0)
+    years: int = Field(default=5, ge=1, description="reporting years after the warm-up")
+    follow_up_days: NonNegative = Field(
+        default=183,
+        description="days simulated after the last reporting year so that 6-month "
+        "outcomes (re-presentation, deaths after exit) of its exits are observed",
+    )
+    replications: int = Field(default=10, ge=1)
+    seed: int = Field(default=1, ge=0)
+
+    @property
+    def horizon_days(self) -> float:
+        """Days from start to the end of the last reporting year."""
+        return 365.0 * (self.warmup_years + self.years)
+
+
+class Attributes(Strict):
+    """Shares of the attributes drawn for each new person."""
+
+    substance: _branch(SUBSTANCES, "substance group")
+    sex: _branch(("male", "female"), "sex")
+    age_band: _branch(ATTRIBUTE_LEVELS["age_band"], "age band")
+    injecting: dict[Literal["opiate", "opiate_crack", "crack", "non_opiate"], Probability] = Field(
+        description="probability of injecting, by substance group"
+    )
+    mental_health: Probability = Field(description="share with co-occurring mental-health need")
+    housing_need: Probability = Field(description="share with acute housing need")
+
+    @field_validator("injecting")
+    @classmethod
+    def _all_groups(cls, v: dict[str, float]) -> dict[str, float]:
+        missing = [s for s in SUBSTANCES if s not in v]
+        if missing:
+            raise ValueError(f"give a probability for every substance group; missing {missing}")
+        return v
+
+
+class InitialPopulation(Strict):
+    """Who is there on the start date."""
+
+    community: int = Field(ge=0, description="people using, not in treatment")
+    previously_treated_share: Probability = Field(
+        default=0.5, description="share of the community who have been in treatment before"
+    )
+    in_treatment: int = Field(ge=0)
+    time_in_treatment: Distribution = Field(
+        description="days the initial treatment population has already been in treatment"
+    )
+    substance: _branch(SUBSTANCES, "substance group") | None = Field(
+        default=None,
+        description="substance shares of the initial treatment population "
+        "(default: population.attributes.substance)",
+    )
+
+
+class Community(Strict):
+    """Hazards for people using drugs and not in treatment."""
+
+    cessation: Rate = Field(default_factory=Rate, description="natural cessation")
+    moving_away: Rate = Field(default_factory=Rate)
+    custody: Rate = Field(default_factory=Rate, description="entering prison")
+    custody_duration: Distribution | None = Field(
+        default=None, description="days in custody (needed when any custody rate is above 0)"
+    )
+
+
+class Population(Strict):
+    """The population with problem drug use."""
+
+    initial: InitialPopulation
+    incidence_per_year: NonNegative = Field(description="new people starting problem use a year")
+    attributes: Attributes
+    community: Community = Field(default_factory=Community)
+
+
+class PrisonRelease(Rate):
+    """Referral on release from prison, active for ``window_days`` after release."""
+
+    window_days: Positive = 28.0
+
+
+class Referral(Strict):
+    """Referral hazards from the community, by source (per person-year)."""
+
+    self_: Rate = Field(alias="self")
+    gp: Rate
+    criminal_justice: Rate
+    prison_release: PrisonRelease = Field(default_factory=PrisonRelease)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Triage(Strict):
+    """Assessment of everyone referred."""
+
+    capacity_per_week: int | None = Field(
+        default=None, ge=1, description="assessments a week; none means no limit"
+    )
+    triaged_only: Probability = Field(description="share assessed who do not start treatment")
+    cost_per_assessment_gbp: NonNegative = 0.0
+
+
+class Pressure(Strict):
+    """How caseload per keyworker scales drop-out and completion (interpolated)."""
+
+    caseload: list[Positive] = Field(default_factory=lambda: [40.0], min_length=1)
+    dropout_multiplier: list[Positive] = Field(default_factory=lambda: [1.0], min_length=1)
+    completion_multiplier: list[Positive] = Field(default_factory=lambda: [1.0], min_length=1)
+
+    @model_validator(mode="after")
+    def _aligned(self) -> Pressure:
+        n = len(self.caseload)
+        if len(self.dropout_multiplier) != n or len(self.completion_multiplier) != n:
+            raise ValueError(
+                "caseload, dropout_multiplier and completion_multiplier must have the same length"
+            )
+        if any(b <= a for a, b in zip(self.caseload, self.caseload[1:], strict=False)):
+            raise ValueError("caseload points must be strictly increasing")
+        return self
+
+
+class Keyworkers(Strict):
+    """Keyworkers: every person in treatment holds a place on a caseload."""
+
+    mode: Literal["queue", "pressure"]
+    staff: Positive = Field(description="keyworkers (full-time equivalents)")
+    caseload_cap: int = Field(default=40, ge=1, description="places per keyworker in queue mode")
+    pressure: Pressure = Field(default_factory=Pressure)
+    waiting_abandonment: Rate = Field(
+        default_factory=Rate, description="hazard of giving up while waiting for a place"
+    )
+    cost_per_worker_per_year_gbp: NonNegative = 0.0
+
+
+class Review(Strict):
+    """What happens at each 12-weekly review; ``continue`` absorbs any rescaling."""
+
+    probabilities: _branch(
+        ("continue", "planned_exit", "ost", "psychosocial", "hat", "detox", "rehab"), "review outcome"
+    )
+    planned_exit_multipliers: Multipliers = Field(default_factory=dict)
+
+
+class OST(Strict):
+    """Opioid substitution treatment."""
+
+    setting: _branch(("specialist", "gp_shared_care"), "OST setting")
+    formulation: _branch(("oral", "long_acting_injectable"), "OST formulation")
+    dropout: Distribution
+    dropout_multipliers: Multipliers = Field(default_factory=dict)
+    review: Review
+    cost_per_day_gbp: NonNegative = 0.0
+    long_acting_cost_per_day_gbp: NonNegative = 0.0
+
+
+class Psychosocial(Strict):
+    """Structured keyworking without prescribing."""
+
+    dropout: Distribution
+    dropout_multipliers: Multipliers = Field(default_factory=dict)
+    review: Review
+    cost_per_day_gbp: NonNegative = 0.0
+
+
+class HAT(Strict):
+    """Heroin/diamorphine-assisted treatment clinic."""
+
+    open: bool = True
+    places: int = Field(default=0, ge=0)
+    dropout: Distribution
+    dropout_multipliers: Multipliers = Field(default_factory=dict)
+    review: Review
+    fixed_cost_per_year_gbp: NonNegative = 0.0
+    medicine_cost_per_place_per_day_gbp: NonNegative = 0.0
+    medicine_block_days: Positive = Field(
+        default=182.0, description="medicine is bought for every place in blocks of this length"
+    )
+
+
+_END = ("planned_exit", "dropout", "ost", "psychosocial", "rehab")
+
+
+class Detox(Strict):
+    """Community and inpatient detoxification."""
+
+    inpatient_share: Probability = 0.0
+    inpatient_beds: int = Field(default=0, ge=0)
+    bed_wait_max_days: NonNegative = Field(
+        default=28.0, description="days to wait for a bed before detoxing in the community"
+    )
+    community_duration: Distribution
+    inpatient_duration: Distribution
+    community_outcome: _branch(_END, "detox outcome")
+    inpatient_outcome: _branch(_END, "detox outcome")
+    community_cost_per_day_gbp: NonNegative = 0.0
+    inpatient_cost_per_day_gbp: NonNegative = 0.0
+
+
+class Rehab(Strict):
+    """Residential rehabilitation placements bought from an annual budget."""
+
+    open: bool = True
+    budget_per_year_gbp: NonNegative = Field(description="resets each financial year (1 April)")
+    price_per_week_gbp: Positive
+    duration: Distribution
+    outcome: _branch(("planned_exit", "dropout", "ost", "psychosocial"), "rehab outcome")
+
+
+class Modalities(Strict):
+    """Every treatment modality."""
+
+    ost: OST
+    psychosocial: Psychosocial
+    hat: HAT
+    detox: Detox
+    rehab: Rehab
+
+
+class Exits(Strict):
+    """Transfers out of treatment."""
+
+    transfer: Rate = Field(default_factory=Rate)
+    transfer_custody_share: Probability = Field(
+        default=0.5, description="share of transfers that are into custody (the rest move away)"
+    )
+
+
+class Mortality(Strict):
+    """Deaths per 100 person-years, by where the person is."""
+
+    community: DeathRate = Field(default_factory=DeathRate)
+    in_treatment: dict[Literal["ost", "psychosocial", "hat", "detox", "rehab"], NonNegative] = (
+        Field(default_factory=dict, description="per 100 person-years, by modality")
+    )
+    ost_induction: DeathRate = Field(default_factory=DeathRate)
+    ost_induction_days: NonNegative = 14.0
+    after_exit: list[DeathWindow] = Field(
+        default_factory=list, description="raised mortality in the weeks after leaving treatment"
+    )
+    after_treatment: DeathRate = Field(
+        default_factory=DeathRate, description="people not using (after treatment or recovered)"
+    )
+    multipliers: Multipliers = Field(default_factory=dict)
+
+    @field_validator("after_exit")
+    @classmethod
+    def _increasing(cls, v: list[DeathWindow]) -> list[DeathWindow]:
+        days = [w.until_day for w in v]
+        if days != sorted(days) or len(set(days)) != len(days):
+            raise ValueError("after_exit windows must have strictly increasing until_day")
+        return v
+
+
+class Relapse(Strict):
+    """Relapse after a planned exit, and sustained recovery."""
+
+    time_to_relapse: Distribution
+    multipliers: Multipliers = Field(default_factory=dict)
+    sustained_recovery_days: Positive = Field(
+        default=730.0, description="days without relapse after which a person counts as recovered"
+    )
+
+
+CLOSABLE = ("hat", "rehab")
+TRANSITION_TARGETS = ("ost", "ost_long_acting", "psychosocial", "detox", "rehab", "planned_exit")
+
+
+class Policy(Strict):
+    """A timed change: set parameters, or open or close a service, on a date."""
+
+    date: dt.date
+    note: str = ""
+    set: dict[str, Any] = Field(default_factory=dict)
+    close: Literal["hat", "rehab"] | None = None
+    open: Literal["hat", "rehab"] | None = None
+    transition: _branch(TRANSITION_TARGETS, "transition target") | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Policy:
+        if not (self.set or self.close or self.open):
+            raise ValueError("a policy needs at least one of set, close or open")
+        if self.close and self.open:
+            raise ValueError("a policy cannot both open and close a service")
+        if self.close and self.transition is None:
+            raise ValueError(
+                f"closing {self.close} needs a transition plan: shares of its patients "
+                f"moving to {', '.join(TRANSITION_TARGETS)}"
+            )
+        if self.transition is not None and not self.close:
+            raise ValueError("transition is only used when closing a service")
+        if self.close and self.transition and self.transition.get(self.close, 0) > 0:
+            raise ValueError(f"a transition plan cannot move people into {self.close}, which closes")
+        return self
+
+
+class Scenario(Strict):
+    """A whole, validated scenario. Build with :func:`load_scenario` or :func:`parse_scenario`."""
+
+    name: str = "scenario"
+    description: str = ""
+    run: RunSettings
+    population: Population
+    referral: Referral
+    triage: Triage
+    keyworkers: Keyworkers
+    entry: dict[
+        Literal["opiate", "opiate_crack", "crack", "non_opiate"],
+        _branch(("ost", "psychosocial", "hat", "detox", "rehab"), "modality"),
+    ] = Field(description="first modality on starting treatment, by substance group")
+    modalities: Modalities
+    exits: Exits = Field(default_factory=Exits)
+    mortality: Mortality = Field(default_factory=Mortality)
+    relapse: Relapse
+    policies: list[Policy] = Field(default_factory=list)
+
+    _phases: list[tuple[float, Scenario]] | None = PrivateAttr(default=None)
+
+    @field_validator("entry")
+    @classmethod
+    def _every_group(cls, v: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+        missing = [s for s in SUBSTANCES if s not in v]
+        if missing:
+            raise ValueError(f"give an entry route for every substance group; missing {missing}")
+        return v
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Scenario:
+        c = self.population.community
+        if c.custody_duration is None and (
+            c.custody.per_year > 0 or (self.exits.transfer.per_year > 0
+                                       and self.exits.transfer_custody_share > 0)
+        ):
+            raise ValueError(
+                "population.community.custody_duration is needed when anyone can enter custody"
+            )
+        for i, p in enumerate(self.policies):
+            if p.date < self.run.start_date:
+                raise ValueError(
+                    f"policies[{i}].date {p.date} is before run.start_date {self.run.start_date}"
+                )
+        return self
+
+    # ----------------------------------------------------------------- time helpers
+
+    def day_of(self, date: dt.date) -> float:
+        """Days from ``run.start_date`` to ``date``."""
+        return float((date - self.run.start_date).days)
+
+    def phases(self) -> list[tuple[float, Scenario]]:
+        """The parameters in force over time: ``[(day, scenario), ...]`` from day 0.
+
+        Each policy's ``set``, ``open`` and ``close`` is applied, in date order, to the
+        parameters in force before it and the result is validated again, so a policy can
+        never produce an invalid scenario.  Raises :class:`PolicyError` otherwise.
+        """
+        if self._phases is None:
+            phases: list[tuple[float, Scenario]] = [(0.0, self)]
+            raw = self.model_dump(mode="python", by_alias=True)
+            raw["policies"] = []
+            order = sorted(range(len(self.policies)), key=lambda i: self.policies[i].date)
+            for i in order:
+                p = self.policies[i]
+                for key, value in p.set.items():
+                    _assign(raw, key, value, policy_index=i)
+                for name, flag in ((p.close, False), (p.open, True)):
+                    if name:
+                        raw["modalities"][name]["open"] = flag
+                try:
+                    nxt = Scenario.model_validate(raw)
+                except ValidationError as exc:
+                    raise PolicyError(i, exc) from None
+                nxt._phases = []
+                phases.append((self.day_of(p.date), nxt))
+            self._phases = phases
+        return self._phases
+
+
+class PolicyError(Exception):
+    """A policy sets a parameter that does not exist or to a value that is not valid."""
+
+    def __init__(self, index: int, error: ValidationError | str, key: str | None = None) -> None:
+        super().__init__(str(error))
+        self.index, self.error, self.key = index, error, key
+
+
+def _assign(raw: dict[str, Any], dotted: str, value: Any, policy_index: int) -> None:
+    """Set ``raw[a][b][c] = value`` for ``dotted = "a.b.c"``; the path must exist."""
+    parts = dotted.split(".")
+    node: Any = raw
+    for depth, part in enumerate(parts):
+        last = depth == len(parts) - 1
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise PolicyError(policy_index, f"no item {part!r} in this list", key=dotted)
+            idx: Any = int(part)
+        elif isinstance(node, dict):
+            if part not in node:
+                close = difflib.get_close_matches(part, [str(k) for k in node], n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                where = ".".join(parts[:depth]) or "the scenario"
+                raise PolicyError(
+                    policy_index, f"no parameter {part!r} in {where}{hint}", key=dotted
+                )
+            idx = part
+        else:
+            raise PolicyError(policy_index, f"{'.'.join(parts[:depth])} has no keys", key=dotted)
+        if last:
+            node[idx] = copy.deepcopy(value)
+        else:
+            node = node[idx]
+
+
+# --------------------------------------------------------------------------- errors
+
+
+class ScenarioError(Exception):
+    """One or more problems in a scenario file, each with its file, line and key path."""
+
+    def __init__(self, problems: list[tuple[str, int | None, str, str]]) -> None:
+        self.problems = problems
+        super().__init__(self.message())
+
+    def message(self) -> str:
+        """The whole error as one paragraph: one line per problem."""
+        lines = []
+        for file, line, key, msg in self.problems:
+            where = f"{file}:{line}" if line else file
+            lines.append(f"{where}: {key}: {msg}" if key else f"{where}: {msg}")
+        return "\n".join(lines)
+
+
+def _fmt_path(loc: Iterable[Any]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _clean_loc(loc: tuple[Any, ...], data: Any) -> tuple[Any, ...]:
+    """Drop pydantic's union-tag segments (``weibull``) so loc follows the YAML keys."""
+    out: list[Any] = []
+    node = data
+    for part in loc:
+        if isinstance(node, dict):
+            if part in node:
+                out.append(part)
+                node = node[part]
+                continue
+            if part == "self_" and "self" in node:
+                out.append("self")
+                node = node["self"]
+                continue
+            if isinstance(part, str) and node.get("dist") == part:
+                continue  # discriminator tag
+            if isinstance(part, str) and ("[" in part or "function" in part):
+                continue  # validator wrapper names
+            out.append(part)
+            node = None
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            out.append(part)
+            node = node[part]
+        else:
+            if isinstance(part, str) and ("[" in part or "function" in part):
+                continue
+            out.append(part)
+            node = None
+    return tuple(out)
+
+
+def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+    """Keys allowed at ``loc`` (for "did you mean"), best effort."""
+    tp: Any = Scenario
+    for part in loc:
+        tp = _unwrap(tp)
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            field = next(
+                (f for n, f in tp.model_fields.items() if (f.alias or n) == part), None
+            )
+            if field is None:
+                return []
+            tp = field.annotation
+        elif typing.get_origin(tp) in (dict, list):
+            tp = typing.get_args(tp)[-1]
+        else:
+            return []
+    tp = _unwrap(tp)
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return [f.alias or n for n, f in tp.model_fields.items()]
+    return []
+
+
+def _unwrap(tp: Any) -> Any:
+    while True:
+        origin = typing.get_origin(tp)
+        if origin is Annotated:
+            tp = typing.get_args(tp)[0]
+        elif origin in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(tp) if a is not type(None)]
+            models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
+            tp = models[0] if len(models) == 1 else args[0]
+            if len(models) > 1:
+                return None
+        else:
+            return tp
+
+
+def _describe(err: Mapping[str, Any], loc: tuple[Any, ...]) -> str:
+    """Turn one pydantic error into a short sentence."""
+    kind, ctx, got = err["type"], err.get("ctx") or {}, err.get("input")
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(loc[:-1])
+        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        known = f"; expected one of: {', '.join(allowed)}" if allowed and not close else ""
+        return f"unknown key{hint}{known}"
+    if kind == "greater_than_equal":
+        return f"must be at least {ctx.get('ge')}, got {got!r}"
+    if kind == "greater_than":
+        return f"must be greater than {ctx.get('gt')}, got {got!r}"
+    if kind == "less_than_equal":
+        return f"must be at most {ctx.get('le')}, got {got!r}"
+    if kind == "less_than":
+        return f"must be less than {ctx.get('lt')}, got {got!r}"
+    if kind in ("float_parsing", "float_type", "int_parsing", "int_type"):
+        return f"expected a number, got {got!r}"
+    if kind == "int_from_float":
+        return f"expected a whole number, got {got!r}"
+    if kind in ("bool_parsing", "bool_type"):
+        return f"expected true or false, got {got!r}"
+    if kind == "literal_error":
+        return f"must be one of {ctx.get('expected')}, got {got!r}"
+    if kind == "union_tag_invalid":
+        return f"dist must be one of {ctx.get('expected_tags')}, got {ctx.get('tag')!r}"
+    if kind == "union_tag_not_found":
+        return "a distribution needs a 'dist' key: exponential, weibull, lognormal, gamma, " \
+               "fixed or empirical"
+    if kind.startswith("date"):
+        return f"expected a date like 2022-12-06, got {got!r}"
+    if kind in ("dict_type", "model_type", "model_attributes_type"):
+        return f"expected a mapping of keys, got {type(got).__name__} {got!r}"
+    if kind == "list_type":
+        return f"expected a list, got {type(got).__name__} {got!r}"
+    if kind == "too_short":
+        return f"needs at least {ctx.get('min_length')} item(s)"
+    if kind == "string_type":
+        return f"expected text, got {got!r}"
+    if kind == "value_error":
+        return str(ctx.get("error", err["msg"]))
+    return f"{err['msg']}, got {got!r}"
+
+
+# --------------------------------------------------------------------------- YAML
+
+
+Lines = dict[tuple[Any, ...], tuple[str, int]]
+
+
+def _build(node: yaml.Node, loader: yaml.SafeLoader, path: tuple[Any, ...], file: str,
+           lines: Lines) -> Any:
+    """Construct Python data from a YAML node, recording each key path's line."""
+    if isinstance(node, yaml.MappingNode):
+        loader.flatten_mapping(node)
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = _key(loader.construct_object(key_node, deep=True))
+            sub = (*path, key)
+            if key in out:
+                raise ScenarioError(
+                    [(file, key_node.start_mark.line + 1, _fmt_path(sub), "duplicate key")]
+                )
+            lines[sub] = (file, key_node.start_mark.line + 1)
+            out[key] = _build(value_node, loader, sub, file, lines)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        items = []
+        for i, item in enumerate(node.value):
+            lines[(*path, i)] = (file, item.start_mark.line + 1)
+            items.append(_build(item, loader, (*path, i), file, lines))
+        return items
+    return loader.construct_object(node, deep=True)
+
+
+def _read_yaml(path: Path, shown: str) -> tuple[Any, Lines]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError([(shown, None, "", "file not found")]) from None
+    except OSError as exc:
+        raise ScenarioError([(shown, None, "", f"cannot read file: {exc.strerror}")]) from None
+    loader = yaml.SafeLoader(text)
+    lines: Lines = {}
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise ScenarioError([(shown, 1, "", "the file is empty")])
+        data = _build(node, loader, (), shown, lines)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        problem = " ".join(filter(None, [exc.context, exc.problem]))
+        raise ScenarioError([(shown, line, "", f"YAML syntax error: {problem}")]) from None
+    except yaml.YAMLError as exc:
+        raise ScenarioError([(shown, None, "", f"YAML error: {exc}")]) from None
+    finally:
+        loader.dispose()
+    if not isinstance(data, dict):
+        raise ScenarioError([(shown, 1, "", "a scenario must be a mapping of keys")])
+    return data, lines
+
+
+def _merge(base: dict[str, Any], base_lines: Lines, over: dict[str, Any], over_lines: Lines,
+           path: tuple[Any, ...] = ()) -> dict[str, Any]:
+    """Deep-merge ``over`` into a copy of ``base``: mappings merge, everything else replaces."""
+    out = dict(base)
+    for key, value in over.items():
+        sub = (*path, key)
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], base_lines, value, over_lines, sub)
+        else:
+            for k in [k for k in base_lines if k[: len(sub)] == sub]:
+                del base_lines[k]
+            out[key] = value
+        if sub in over_lines:
+            base_lines[sub] = over_lines[sub]
+    return out
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _load_tree(path: Path, stack: tuple[Path, ...]) -> tuple[dict[str, Any], Lines]:
+    shown = _display(path)
+    data, lines = _read_yaml(path, shown)
+    parent = data.pop("extends", None)
+    data.pop("$schema", None)
+    if parent is None:
+        return data, lines
+    line = lines.get(("extends",), (shown, None))[1]
+    if not isinstance(parent, str):
+        raise ScenarioError([(shown, line, "extends", "expected a file name")])
+    target = (path.parent / parent).resolve()
+    if target in stack or target == path.resolve():
+        chain = " -> ".join(_display(p) for p in (*stack, path.resolve(), target))
+        raise ScenarioError([(shown, line, "extends", f"extends cycle: {chain}")])
+    if not target.exists():
+        raise ScenarioError(
+            [(shown, line, "extends", f"file not found: {parent} (looked for {_display(target)})")]
+        )
+    base, base_lines = _load_tree(target, (*stack, path.resolve()))
+    for k in [k for k in lines if k == ("extends",)]:
+        del lines[k]
+    merged = _merge(base, base_lines, data, lines)
+    return merged, base_lines
+
+
+def parse_scenario(data: Mapping[str, Any], lines: Lines | None = None,
+                   file: str = "<scenario>") -> Scenario:
+    """Validate raw scenario data into a :class:`Scenario`, policies included.
+
+    :param data: the merged YAML content.
+    :param lines: key path -> (file, line), for error messages.
+    :param file: the name shown when a key has no known line.
+    :raises ScenarioError: listing every problem with file, line and key path.
+    """
+    lines = lines or {}
+
+    def where(loc: tuple[Any, ...]) -> tuple[str, int | None]:
+        for n in range(len(loc), -1, -1):
+            if loc[:n] in lines:
+                return lines[loc[:n]]
+        return (file, None)
+
+    try:
+        scenario = Scenario.model_validate(dict(data))
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = _clean_loc(tuple(err["loc"]), data)
+            msg = _describe(err, loc)
+            # model-level checks name their own key path in the message
+            if not loc and msg.startswith("policies["):
+                idx = int(msg.split("[", 1)[1].split("]", 1)[0])
+                loc = ("policies", idx, "date")
+                msg = msg.split(" ", 1)[1]
+            elif not loc and msg.startswith("population.community.custody_duration"):
+                loc = ("population", "community", "custody_duration")
+                msg = msg.split(" ", 1)[1]
+            f, line = where(loc)
+            problems.append((f, line, _fmt_path(loc), msg))
+        raise ScenarioError(problems) from None
+    try:
+        scenario.phases()
+    except PolicyError as exc:
+        base = ("policies", exc.index, "set")
+        if isinstance(exc.error, str):
+            loc = (*base, exc.key) if exc.key else base
+            f, line = where(loc)
+            raise ScenarioError([(f, line, _fmt_path(base) + f".{exc.key}", exc.error)]) from None
+        problems = []
+        for err in exc.error.errors():
+            inner = tuple(err["loc"])
+            dotted = ".".join(str(p) for p in inner)
+            key = next((k for k in scenario.policies[exc.index].set
+                        if dotted == k or dotted.startswith(k + ".") or k.startswith(dotted)),
+                       None)
+            loc = (*base, key) if key else ("policies", exc.index)
+            f, line = where(loc)
+            problems.append((f, line, f"{_fmt_path(base)}.{dotted}", _describe(err, inner)))
+        raise ScenarioError(problems) from None
+    return scenario
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Load, merge (``extends``) and validate a scenario YAML file.
+
+    :raises ScenarioError: naming file, line and key of every problem found.
+    """
+    path = Path(path)
+    data, lines = _load_tree(path, ())
+    return parse_scenario(data, lines, _display(path))
+
+
+def resolved_yaml(scenario: Scenario) -> str:
+    """The fully merged scenario as YAML (what a run actually used)."""
+    data = json.loads(scenario.model_dump_json(by_alias=True))
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+
+def json_schema() -> dict[str, Any]:
+    """JSON Schema of a scenario file, for editors.
+
+    ``required`` lists are removed because a file that ``extends`` a baseline gives only
+    a few keys; ``treatsim validate`` checks completeness. Unknown keys stay errors.
+    """
+    schema = Scenario.model_json_schema(by_alias=True)
+
+    def strip(node: Any) -> None:
+        if isinstance(node, dict):
+            node.pop("required", None)
+            for v in node.values():
+                strip(v)
+        elif isinstance(node, list):
+            for v in node:
+                strip(v)
+
+    strip(schema)
+    schema["properties"]["extends"] = {
+        "type": "string",
+        "description": "a scenario file (relative to this one) that this file overrides",
+    }
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "treatsim scenario"
+    return schema
