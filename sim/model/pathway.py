@@ -846,6 +846,7 @@ class Model:
             "area_in_treatment": tx_area,
             "area_keyworker_waiting": kw_wait_area,
         }
+        snap["treatment_naive"] = sum(1 for person in self.using if not person.ever_treated)
         for m in ("ost", "psychosocial", "hat", "detox", "detox_inpatient", "rehab"):
             snap[f"in_{m}"] = 0
         for person in self.in_treatment:

@@ -1,0 +1,174 @@
+"""The ``treatsim`` command: parse, load, run, write. Nothing else lives here.
+
+Exit codes: 0 success, 2 a bad scenario or bad arguments (nothing written),
+130 interrupted (finished replications are still written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from . import __version__
+
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="treatsim",
+        description="Simulate a local adult drug treatment system from a YAML scenario.",
+    )
+    ap.add_argument("--version", action="version", version=f"treatsim {__version__}")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("run", help="run replications of a scenario and write its tables")
+    r.add_argument("scenario", help="scenario YAML file")
+    r.add_argument("--reps", type=_positive, help="replications (default: run.replications)")
+    r.add_argument("--seed", type=_non_negative, help="base seed (default: run.seed)")
+    r.add_argument("--workers", type=_positive, default=1,
+                   help="processes to run replications on (default 1)")
+    r.add_argument("--out", help="output folder (default results/<scenario name>)")
+    r.add_argument("--all", action="store_true", help="print every metric, not the headline")
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    v = sub.add_parser("validate", help="check scenario files without running them")
+    v.add_argument("files", nargs="+")
+
+    s = sub.add_parser("schema", help="print the JSON Schema of scenario files")
+    s.add_argument("--out", help="write to this file instead of standard output")
+    return ap
+
+
+def _positive(text: str) -> int:
+    value = _int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    value = _int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``treatsim``; returns the process exit code."""
+    args = _parser().parse_args(argv)
+    if args.command == "validate":
+        return _validate(args.files)
+    if args.command == "schema":
+        return _schema(args.out)
+    return _run(args)
+
+
+def _error(message: str) -> int:
+    print(message, file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+def _validate(files: list[str]) -> int:
+    from .scenario import ScenarioError, load_scenario
+
+    status = 0
+    for f in files:
+        try:
+            sc = load_scenario(f)
+        except ScenarioError as exc:
+            _error(exc.message())
+            status = EXIT_BAD_INPUT
+            continue
+        print(f"{f}: ok ({sc.name}: {len(sc.policies)} policies, "
+              f"{sc.run.warmup_years}+{sc.run.years} years)")
+    return status
+
+
+def _schema(out: str | None) -> int:
+    from .scenario import json_schema
+
+    text = json.dumps(json_schema(), indent=2) + "\n"
+    if out:
+        Path(out).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .runner import run
+    from .scenario import ScenarioError, load_scenario
+    from .store import write_results
+
+    try:
+        scenario = load_scenario(args.scenario)
+    except ScenarioError as exc:
+        return _error(exc.message())
+    reps = args.reps or scenario.run.replications
+    out = Path(args.out) if args.out else Path("results") / scenario.name
+    bar = None
+    if not args.quiet and sys.stderr.isatty() or os.environ.get("TREATSIM_PROGRESS"):
+        from tqdm import tqdm
+
+        bar = tqdm(total=reps, desc=scenario.name, unit="rep", file=sys.stderr)
+
+    def progress(done: int, total: int) -> None:
+        if bar is not None:
+            bar.update(done - bar.n)
+        elif not args.quiet:
+            print(f"{scenario.name}: {done}/{total} replications", file=sys.stderr)
+
+    results = run(scenario, reps=reps, seed=args.seed, workers=args.workers, progress=progress)
+    if bar is not None:
+        bar.close()
+    results.meta["workers"] = args.workers
+    write_results(results, out, source=args.scenario)
+    print(_summary_text(results.summary, everything=args.all))
+    state = "" if results.complete else f" (interrupted: {len(results.reps)} of {reps} reps)"
+    print(f"\n{len(results.reps)} replications in {results.seconds:.1f} s, "
+          f"seed {results.seed}; tables in {out}{state}")
+    return 0 if results.complete else EXIT_INTERRUPTED
+
+
+def _fmt(x: float, unit: str) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "-"
+    if unit == "share":
+        return f"{100 * x:.1f}%"
+    if unit == "GBP":
+        return f"£{x:,.0f}"
+    if abs(x) >= 100:
+        return f"{x:,.0f}"
+    return f"{x:.2f}"
+
+
+def _summary_text(summary: pd.DataFrame, everything: bool = False) -> str:
+    """A readable table: metric, mean, 95% CI."""
+    from .metrics import HEADLINE
+
+    df = summary if everything else summary[summary["metric"].isin(HEADLINE)]
+    if not everything:
+        df = df.set_index("metric").loc[[m for m in HEADLINE if m in set(df["metric"])]]
+        df = df.reset_index()
+    width = max([len(str(s)) for s in df["label"]] + [6])
+    lines = [f"{'metric':<{width}}  {'mean':>12}  95% CI"]
+    for _, row in df.iterrows():
+        ci = (f"{_fmt(row['ci_low'], row['unit'])} to {_fmt(row['ci_high'], row['unit'])}"
+              if not math.isnan(row["ci_low"]) else "- (one replication)")
+        lines.append(f"{row['label']:<{width}}  {_fmt(row['mean'], row['unit']):>12}  {ci}")
+    return "\n".join(lines)
