@@ -316,11 +316,7 @@ class Model:
                 yield env.timeout(boundary - now)
                 continue
             yield env.timeout(gap)
-            u = rng.random() * total
-            for which, r in enumerate(rates):
-                u -= r
-                if u < 0:
-                    break
+            which = _pick(rates, rng.random() * total)
             if which <= 3:
                 person.attrs["source"] = ("self", "gp", "criminal_justice", "prison_release")[which]
                 return TRIAGE_WAIT
@@ -494,7 +490,6 @@ class Model:
                     forced: str | None) -> Any:
         """OST, psychosocial or HAT: reviews every 12 weeks, drop-out, death and transfer
         competing in between."""
-        env = self.env
         rng = person.rng
         attrs = person.attrs
         p = self.p
@@ -647,7 +642,6 @@ class Model:
 
     def _rehab(self, person: Person, ep: Episode, funded: bool) -> Any:
         """A residential placement, bought from the year's budget (unless already funded)."""
-        env = self.env
         rng = person.rng
         r = self.p.modalities.rehab
         duration = r.duration.sample(rng)
@@ -920,6 +914,18 @@ class Model:
         if in_tx != self.keyworkers.count:
             problems.append(f"keyworker caseload {self.keyworkers.count} != in treatment {in_tx}")
         return problems
+
+
+def _pick(rates: tuple[float, ...], u: float) -> int:
+    """Index of the competing event that a uniform ``u`` in [0, sum(rates)) falls on."""
+    last = 0
+    for i, r in enumerate(rates):
+        if r > 0:
+            last = i
+            u -= r
+            if u < 0:
+                return i
+    return last
 
 
 def _event_count(env: simpy.Environment) -> int:
