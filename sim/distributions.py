@@ -151,6 +151,8 @@ class Lognormal(_Dist):
         if t <= 0:
             return 0.0
         z = (math.log(t) - self._mu) / self._sigma
+        if z < 0:  # lower tail: log1p keeps precision where S(t) is close to 1
+            return -math.log1p(-0.5 * math.erfc(-z / math.sqrt(2)))
         sf = 0.5 * math.erfc(z / math.sqrt(2))
         return -math.log(sf) if sf > 0 else _INF
 
@@ -158,6 +160,8 @@ class Lognormal(_Dist):
         """Days at which the cumulative hazard reaches ``h``."""
         if h <= 0:
             return 0.0
+        if h < math.log(2):  # F = 1 - exp(-h) is small: invert the CDF accurately
+            return math.exp(self._mu + self._sigma * _STD_NORMAL.inv_cdf(-math.expm1(-h)))
         p = math.exp(-h)
         if p <= 0:
             return _INF
@@ -187,13 +191,19 @@ class Gamma(_Dist):
         """Cumulative hazard at ``t`` days."""
         if t <= 0:
             return 0.0
-        sf = float(special.gammaincc(self.shape, t / self.scale_days))
+        x = t / self.scale_days
+        cdf = float(special.gammainc(self.shape, x))
+        if cdf < 0.5:  # lower tail: log1p keeps precision where S(t) is close to 1
+            return -math.log1p(-cdf)
+        sf = float(special.gammaincc(self.shape, x))
         return -math.log(sf) if sf > 0 else _INF
 
     def inv_cumhaz(self, h: float) -> float:
         """Days at which the cumulative hazard reaches ``h``."""
         if h <= 0:
             return 0.0
+        if h < math.log(2):
+            return self.scale_days * float(special.gammaincinv(self.shape, -math.expm1(-h)))
         p = math.exp(-h)
         if p <= 0:
             return _INF
@@ -235,6 +245,7 @@ class Empirical(_Dist):
     weights: list[Annotated[float, Field(gt=0)]] | None = None
     _values: list[float] = PrivateAttr()
     _cum: list[float] = PrivateAttr()
+    _haz: list[float] = PrivateAttr()
 
     @model_validator(mode="after")
     def _check_weights(self) -> Empirical:
@@ -257,6 +268,8 @@ class Empirical(_Dist):
             cum.append(acc)
         cum[-1] = 1.0
         self._values, self._cum = values, cum
+        # cumulative hazard at each support point, so cumhaz and inv_cumhaz round-trip
+        self._haz = [-math.log1p(-c) if c < 1.0 else _INF for c in cum]
 
     def mean(self) -> float:
         """Mean in days."""
@@ -284,12 +297,11 @@ class Empirical(_Dist):
     def cumhaz(self, t: float) -> float:
         """Cumulative hazard at ``t`` days (a step function)."""
         i = bisect_right(self._values, t)  # values at or below t
-        sf = 1.0 - (self._cum[i - 1] if i > 0 else 0.0)
-        return -math.log(sf) if sf > 1e-300 else _INF
+        return self._haz[i - 1] if i > 0 else 0.0
 
     def inv_cumhaz(self, h: float) -> float:
         """Days at which the cumulative hazard reaches ``h``."""
-        return self._quantile(1.0 - math.exp(-h))
+        return self._values[min(bisect_left(self._haz, h), len(self._values) - 1)]
 
 
 Distribution = Annotated[

@@ -662,11 +662,15 @@ def _clean_loc(loc: tuple[Any, ...], data: Any) -> tuple[Any, ...]:
     return tuple(out)
 
 
-def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
-    """Keys allowed at ``loc`` (for "did you mean"), best effort."""
+def _allowed_keys(loc: tuple[Any, ...], data: Any = None) -> list[str]:
+    """Keys allowed at ``loc`` (for "did you mean"), best effort.
+
+    ``data`` (the YAML content) picks the distribution model from its ``dist`` key.
+    """
     tp: Any = Scenario
+    node = data
     for part in loc:
-        tp = _unwrap(tp)
+        tp = _unwrap(tp, node)
         if isinstance(tp, type) and issubclass(tp, BaseModel):
             field = next(
                 (f for n, f in tp.model_fields.items() if (f.alias or n) == part), None
@@ -678,13 +682,20 @@ def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
             tp = typing.get_args(tp)[-1]
         else:
             return []
-    tp = _unwrap(tp)
+        if isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        else:
+            node = None
+    tp = _unwrap(tp, node)
     if isinstance(tp, type) and issubclass(tp, BaseModel):
         return [f.alias or n for n, f in tp.model_fields.items()]
     return []
 
 
-def _unwrap(tp: Any) -> Any:
+def _unwrap(tp: Any, node: Any = None) -> Any:
+    """Strip ``Annotated`` and ``Optional``; pick a distribution model by ``node["dist"]``."""
     while True:
         origin = typing.get_origin(tp)
         if origin is Annotated:
@@ -692,34 +703,45 @@ def _unwrap(tp: Any) -> Any:
         elif origin in (typing.Union, types.UnionType):
             args = [a for a in typing.get_args(tp) if a is not type(None)]
             models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
-            tp = models[0] if len(models) == 1 else args[0]
             if len(models) > 1:
+                tag = node.get("dist") if isinstance(node, dict) else None
+                for m in models:
+                    field = m.model_fields.get("dist")
+                    if field is not None and tag in typing.get_args(field.annotation):
+                        return m
                 return None
+            tp = models[0] if models else args[0]
         else:
             return tp
 
 
-def _describe(err: Mapping[str, Any], loc: tuple[Any, ...]) -> str:
+def _describe(err: Mapping[str, Any], loc: tuple[Any, ...], data: Any = None) -> str:
     """Turn one pydantic error into a short sentence."""
     kind, ctx, got = err["type"], err.get("ctx") or {}, err.get("input")
+
+    def num(x: Any) -> str:
+        return f"{x:g}" if isinstance(x, float) else str(x)
+
     if kind == "missing":
         return "required key is missing"
     if kind == "extra_forbidden":
-        allowed = _allowed_keys(loc[:-1])
+        allowed = _allowed_keys(loc[:-1], data)
         close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         known = f"; expected one of: {', '.join(allowed)}" if allowed and not close else ""
         return f"unknown key{hint}{known}"
     if kind == "greater_than_equal":
-        return f"must be at least {ctx.get('ge')}, got {got!r}"
+        return f"must be at least {num(ctx.get('ge'))}, got {got!r}"
     if kind == "greater_than":
-        return f"must be greater than {ctx.get('gt')}, got {got!r}"
+        return f"must be greater than {num(ctx.get('gt'))}, got {got!r}"
     if kind == "less_than_equal":
-        return f"must be at most {ctx.get('le')}, got {got!r}"
+        return f"must be at most {num(ctx.get('le'))}, got {got!r}"
     if kind == "less_than":
-        return f"must be less than {ctx.get('lt')}, got {got!r}"
+        return f"must be less than {num(ctx.get('lt'))}, got {got!r}"
     if kind in ("float_parsing", "float_type", "int_parsing", "int_type"):
         return f"expected a number, got {got!r}"
+    if kind == "finite_number":
+        return f"expected a finite number, got {got!r}"
     if kind == "int_from_float":
         return f"expected a whole number, got {got!r}"
     if kind in ("bool_parsing", "bool_type"):
@@ -727,11 +749,15 @@ def _describe(err: Mapping[str, Any], loc: tuple[Any, ...]) -> str:
     if kind == "literal_error":
         return f"must be one of {ctx.get('expected')}, got {got!r}"
     if kind == "union_tag_invalid":
-        return f"dist must be one of {ctx.get('expected_tags')}, got {ctx.get('tag')!r}"
+        names = [t.strip(" '\"") for t in str(ctx.get("expected_tags", "")).split(",")]
+        tag = str(ctx.get("tag"))
+        close = difflib.get_close_matches(tag, names, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        return f"unknown distribution {tag!r}{hint}; dist must be one of: {', '.join(names)}"
     if kind == "union_tag_not_found":
         return "a distribution needs a 'dist' key: exponential, weibull, lognormal, gamma, " \
                "fixed or empirical"
-    if kind.startswith("date"):
+    if kind.startswith("date") or kind.startswith("datetime"):
         return f"expected a date like 2022-12-06, got {got!r}"
     if kind in ("dict_type", "model_type", "model_attributes_type"):
         return f"expected a mapping of keys, got {type(got).__name__} {got!r}"
@@ -754,16 +780,23 @@ Lines = dict[tuple[Any, ...], tuple[str, int]]
 
 def _build(node: yaml.Node, loader: yaml.SafeLoader, path: tuple[Any, ...], file: str,
            lines: Lines) -> Any:
-    """Construct Python data from a YAML node, recording each key path's line."""
+    """Construct Python data from a YAML node, recording each key path's line.
+
+    ``lines[()]`` is the line of the first key of the file.
+    """
+    if not path:
+        lines[()] = (file, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         loader.flatten_mapping(node)
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            key = _key(loader.construct_object(key_node, deep=True))
+            key = _key(_build(key_node, loader, (*path, "<key>"), file, {}))
             sub = (*path, key)
             if key in out:
+                first = lines.get(sub, (file, None))[1]
+                also = f" (first given on line {first})" if first else ""
                 raise ScenarioError(
-                    [(file, key_node.start_mark.line + 1, _fmt_path(sub), "duplicate key")]
+                    [(file, key_node.start_mark.line + 1, _fmt_path(sub), f"duplicate key{also}")]
                 )
             lines[sub] = (file, key_node.start_mark.line + 1)
             out[key] = _build(value_node, loader, sub, file, lines)
@@ -774,7 +807,13 @@ def _build(node: yaml.Node, loader: yaml.SafeLoader, path: tuple[Any, ...], file
             lines[(*path, i)] = (file, item.start_mark.line + 1)
             items.append(_build(item, loader, (*path, i), file, lines))
         return items
-    return loader.construct_object(node, deep=True)
+    try:
+        return loader.construct_object(node, deep=True)
+    except ValueError as exc:  # e.g. a date like 2022-02-30 that matches the date pattern
+        key = _fmt_path(path[:-1] if path and path[-1] == "<key>" else path)
+        raise ScenarioError(
+            [(file, node.start_mark.line + 1, key, f"invalid value {node.value!r}: {exc}")]
+        ) from None
 
 
 def _read_yaml(path: Path, shown: str) -> tuple[Any, Lines]:
@@ -782,6 +821,13 @@ def _read_yaml(path: Path, shown: str) -> tuple[Any, Lines]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ScenarioError([(shown, None, "", "file not found")]) from None
+    except IsADirectoryError:
+        raise ScenarioError([(shown, None, "", "is a directory, not a scenario file")]) from None
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise ScenarioError(
+            [(shown, line, "", "the file is not UTF-8 text; save it as UTF-8")]
+        ) from None
     except OSError as exc:
         raise ScenarioError([(shown, None, "", f"cannot read file: {exc.strerror}")]) from None
     loader = yaml.SafeLoader(text)
@@ -789,33 +835,68 @@ def _read_yaml(path: Path, shown: str) -> tuple[Any, Lines]:
     try:
         node = loader.get_single_node()
         if node is None:
-            raise ScenarioError([(shown, 1, "", "the file is empty")])
+            raise ScenarioError([(shown, 1, "", "the file is empty (no keys)")])
         data = _build(node, loader, (), shown, lines)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
-        problem = " ".join(filter(None, [exc.context, exc.problem]))
-        raise ScenarioError([(shown, line, "", f"YAML syntax error: {problem}")]) from None
+        problem = " ".join((exc.problem or "").split()) or "invalid YAML"
+        context = " ".join((exc.context or "").split())
+        if context and exc.context_mark and exc.context_mark.line + 1 != line:
+            context += f" that starts on line {exc.context_mark.line + 1}"
+        hints = (
+            ("expected ',' or '}'", "is a closing '}' or a comma missing?"),
+            ("expected ',' or ']'", "is a closing ']' or a comma missing?"),
+            ("expected <block end>", "check the indentation: the keys of one mapping "
+                                     "must line up"),
+            ("mapping values are not allowed", "check the indentation, or quote a value "
+                                               "that contains ': '"),
+            ("could not find expected ':'", "check the indentation, or quote a value that "
+                                            "spans lines"),
+            ("'\\t'", "indent with spaces, not tabs"),
+            ("end of stream", "is a closing quote or bracket missing?"),
+            ("expected a single document", "only one YAML document (no '---') per file"),
+        )
+        hint = next((h for pattern, h in hints if pattern in problem), "")
+        msg = f"YAML syntax error: {problem}"
+        if context:
+            msg += f" ({context})"
+        if hint:
+            msg += f"; {hint}"
+        raise ScenarioError([(shown, line, "", msg)]) from None
     except yaml.YAMLError as exc:
-        raise ScenarioError([(shown, None, "", f"YAML error: {exc}")]) from None
+        detail = " ".join(str(exc).split())
+        raise ScenarioError([(shown, None, "", f"YAML error: {detail}")]) from None
     finally:
         loader.dispose()
     if not isinstance(data, dict):
-        raise ScenarioError([(shown, 1, "", "a scenario must be a mapping of keys")])
+        kind = "a list" if isinstance(data, list) else f"{type(data).__name__} {data!r}"
+        raise ScenarioError(
+            [(shown, lines.get((), (shown, 1))[1], "",
+              f"a scenario must be a mapping of 'key: value' lines, got {kind}")]
+        )
     return data, lines
 
 
 def _merge(base: dict[str, Any], base_lines: Lines, over: dict[str, Any], over_lines: Lines,
            path: tuple[Any, ...] = ()) -> dict[str, Any]:
-    """Deep-merge ``over`` into a copy of ``base``: mappings merge, everything else replaces."""
+    """Deep-merge ``over`` into a copy of ``base``: mappings merge, everything else replaces.
+
+    A mapping that names its ``dist`` is a whole distribution: it replaces the base one
+    (so a child can switch, say, weibull to lognormal). The line of every key taken from
+    ``over`` (however deep) is moved into ``base_lines``.
+    """
     out = dict(base)
     for key, value in over.items():
         sub = (*path, key)
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and "dist" not in value:
             out[key] = _merge(out[key], base_lines, value, over_lines, sub)
         else:
-            for k in [k for k in base_lines if k[: len(sub)] == sub]:
+            n = len(sub)
+            for k in [k for k in base_lines if k[:n] == sub]:
                 del base_lines[k]
+            for k in [k for k in over_lines if k[:n] == sub]:
+                base_lines[k] = over_lines[k]
             out[key] = value
         if sub in over_lines:
             base_lines[sub] = over_lines[sub]
@@ -837,20 +918,25 @@ def _load_tree(path: Path, stack: tuple[Path, ...]) -> tuple[dict[str, Any], Lin
     if parent is None:
         return data, lines
     line = lines.get(("extends",), (shown, None))[1]
-    if not isinstance(parent, str):
-        raise ScenarioError([(shown, line, "extends", "expected a file name")])
+    if not isinstance(parent, str) or not parent.strip():
+        raise ScenarioError([(shown, line, "extends", f"expected a file name, got {parent!r}")])
     target = (path.parent / parent).resolve()
     if target in stack or target == path.resolve():
         chain = " -> ".join(_display(p) for p in (*stack, path.resolve(), target))
-        raise ScenarioError([(shown, line, "extends", f"extends cycle: {chain}")])
+        raise ScenarioError([(shown, line, "extends", f"forms a cycle: {chain}")])
     if not target.exists():
         raise ScenarioError(
             [(shown, line, "extends", f"file not found: {parent} (looked for {_display(target)})")]
         )
+    if not target.is_file():
+        raise ScenarioError([(shown, line, "extends", f"not a file: {_display(target)}")])
     base, base_lines = _load_tree(target, (*stack, path.resolve()))
-    for k in [k for k in lines if k == ("extends",)]:
-        del lines[k]
+    lines.pop(("extends",), None)
+    lines.pop(("$schema",), None)
+    root = lines.pop((), None)
     merged = _merge(base, base_lines, data, lines)
+    if root is not None:
+        base_lines[()] = root
     return merged, base_lines
 
 
@@ -863,6 +949,8 @@ def parse_scenario(data: Mapping[str, Any], lines: Lines | None = None,
     :param file: the name shown when a key has no known line.
     :raises ScenarioError: listing every problem with file, line and key path.
     """
+    import re
+
     lines = lines or {}
 
     def where(loc: tuple[Any, ...]) -> tuple[str, int | None]:
@@ -871,42 +959,107 @@ def parse_scenario(data: Mapping[str, Any], lines: Lines | None = None,
                 return lines[loc[:n]]
         return (file, None)
 
+    def at(root: Any, loc: tuple[Any, ...]) -> Any:
+        node = root
+        for part in loc:
+            if isinstance(node, dict) and part in node:
+                node = node[part]
+            elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+                node = node[part]
+            else:
+                return None
+        return node
+
+    def refine(loc: tuple[Any, ...], msg: str, root: Any) -> tuple[tuple[Any, ...], str]:
+        """Point model-level and table-level errors at the key they are about."""
+        if not loc:
+            # model-level checks name their own key path first: "a.b[0].c is ..."
+            head, _, rest = msg.partition(" ")
+            if re.fullmatch(r"[a-z_]+(\[\d+\])?(\.[a-z_]+(\[\d+\])?)*", head) \
+                    and head.split(".")[0].split("[")[0] in Scenario.model_fields and rest:
+                parts: list[Any] = []
+                for seg in head.split("."):
+                    name, *idx = re.split(r"[\[\]]", seg)
+                    parts.append(name)
+                    parts.extend(int(i) for i in idx if i)
+                return tuple(parts), rest
+            return loc, msg
+        node = at(root, loc)
+        if not isinstance(node, dict):
+            return loc, msg
+        if len(loc) == 2 and loc[0] == "policies":
+            for start, key in (("closing", "close"), ("a policy cannot both", "close"),
+                               ("transition", "transition"), ("a transition", "transition")):
+                if msg.startswith(start) and key in node:
+                    return (*loc, key), msg
+            return loc, msg
+        m = re.match(r"(?:unknown [^']*|share for )'([^']+)'", msg)
+        if m and m.group(1) in node:
+            return (*loc, m.group(1)), msg
+        m = re.match(r"([A-Za-z_]+)(?:\.([^:\s]+))?: (.+)$", msg)
+        if m and m.group(1) in node:
+            sub = (*loc, m.group(1))
+            if m.group(2) and isinstance(node[m.group(1)], dict) \
+                    and m.group(2) in node[m.group(1)]:
+                sub = (*sub, m.group(2))
+            return sub, m.group(3)
+        if "must sum to 1" in msg:
+            here = where(loc)[0]
+            inherited = [str(k) for k in node if where((*loc, k))[0] != here]
+            if inherited and (*loc, next(iter(node))) in lines:
+                src = where((*loc, inherited[0]))[0]
+                msg += (f"; {', '.join(inherited)} inherited from {src} "
+                        "(set them to 0 to drop them)")
+        return loc, msg
+
+    def explain(err: Mapping[str, Any], root: Any) -> tuple[tuple[Any, ...], str]:
+        loc = _clean_loc(tuple(err["loc"]), root)
+        return refine(loc, _describe(err, loc, root), root)
+
     try:
         scenario = Scenario.model_validate(dict(data))
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
-            loc = _clean_loc(tuple(err["loc"]), data)
-            msg = _describe(err, loc)
-            # model-level checks name their own key path in the message
-            if not loc and msg.startswith("policies["):
-                idx = int(msg.split("[", 1)[1].split("]", 1)[0])
-                loc = ("policies", idx, "date")
-                msg = msg.split(" ", 1)[1]
-            elif not loc and msg.startswith("population.community.custody_duration"):
-                loc = ("population", "community", "custody_duration")
-                msg = msg.split(" ", 1)[1]
+            loc, msg = explain(err, data)
             f, line = where(loc)
-            problems.append((f, line, _fmt_path(loc), msg))
+            problem = (f, line, _fmt_path(loc), msg)
+            if problem not in problems:
+                problems.append(problem)
         raise ScenarioError(problems) from None
     try:
         scenario.phases()
     except PolicyError as exc:
-        base = ("policies", exc.index, "set")
+        i = exc.index
+        base = ("policies", i, "set")
         if isinstance(exc.error, str):
             loc = (*base, exc.key) if exc.key else base
             f, line = where(loc)
             raise ScenarioError([(f, line, _fmt_path(base) + f".{exc.key}", exc.error)]) from None
+        # rebuild (roughly) what the policy produced, to name its keys as the YAML does
+        raw = scenario.model_dump(mode="python", by_alias=True)
+        for key, value in scenario.policies[i].set.items():
+            try:
+                _assign(raw, key, value, policy_index=i)
+            except PolicyError:
+                pass
         problems = []
         for err in exc.error.errors():
-            inner = tuple(err["loc"])
+            inner, msg = explain(err, raw)
             dotted = ".".join(str(p) for p in inner)
-            key = next((k for k in scenario.policies[exc.index].set
-                        if dotted == k or dotted.startswith(k + ".") or k.startswith(dotted)),
-                       None)
-            loc = (*base, key) if key else ("policies", exc.index)
-            f, line = where(loc)
-            problems.append((f, line, f"{_fmt_path(base)}.{dotted}", _describe(err, inner)))
+            key = next((k for k in scenario.policies[i].set
+                        if dotted and (dotted == k or dotted.startswith(k + ".")
+                                       or k.startswith(dotted + "."))), None)
+            if key is not None:
+                f, line = where((*base, key))
+                problem = (f, line, f"{_fmt_path(base)}.{dotted}", msg)
+            else:
+                f, line = where(("policies", i))
+                what = f"{_fmt_path(inner)}: " if inner else ""
+                problem = (f, line, _fmt_path(("policies", i)),
+                           f"after this policy, {what}{msg}")
+            if problem not in problems:
+                problems.append(problem)
         raise ScenarioError(problems) from None
     return scenario
 

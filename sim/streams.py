@@ -58,4 +58,4 @@ class Streams:
 
     def person(self, person_id: int) -> random.Random:
         """Return a fresh stream for person ``person_id`` (not cached: the person keeps it)."""
-        return random.Random(derive_seed(self.seed, self.replication, f"person.{person_id}"))
+        return random.Random(derive_seed(self.seed, self.replication, f"@person/{person_id}"))

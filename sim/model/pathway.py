@@ -116,16 +116,20 @@ class Model:
         year = start.year if start < dt.date(start.year, 4, 1) else start.year + 1
         return float((dt.date(year, 4, 1) - start).days)
 
-    def run(self) -> Records:
-        """Run the replication to the end of follow-up and return its records."""
+    def start(self) -> None:
+        """Create the day-0 population and the system processes (call once)."""
         env = self.env
         self._populate()
         env.process(self._incidence())
         env.process(self._policies())
         env.process(self._snapshots())
         env.process(self._hat_medicine())
-        env.run(until=self.end_day)
-        return self._finish()
+
+    def run(self) -> Records:
+        """Run the replication to the end of follow-up and return its records."""
+        self.start()
+        self.env.run(until=self.end_day)
+        return self.finish()
 
     def _new_person(self, substance_shares: dict[str, float] | None = None) -> Person:
         pid = len(self.people)
@@ -860,7 +864,8 @@ class Model:
             person.use_year = self.year
         mon.during_year["using"].append(len(self.using))
 
-    def _finish(self) -> Records:
+    def finish(self) -> Records:
+        """Close open segments and costs at the current time and return the records."""
         now = self.env.now
         self.accrue_fixed_costs()
         for person in self.in_treatment:

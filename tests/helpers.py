@@ -1,0 +1,52 @@
+"""Shared test helpers: the example scenario and small variants of it."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sim.scenario import Scenario, parse_scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "scenarios" / "example.yaml"
+
+
+def example_data() -> dict[str, Any]:
+    """The example scenario as raw data."""
+    return yaml.safe_load(EXAMPLE.read_text())
+
+
+def with_overrides(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``data`` with dotted-path keys set (``{"keyworkers.staff": 9}``)."""
+    data = copy.deepcopy(data)
+    for dotted, value in overrides.items():
+        node = data
+        *parts, last = dotted.split(".")
+        for part in parts:
+            node = node.setdefault(part, {})
+        node[last] = value
+    return data
+
+
+def scenario(overrides: dict[str, Any] | None = None, base: dict[str, Any] | None = None
+             ) -> Scenario:
+    """The example (or ``base``) with ``overrides``, validated."""
+    return parse_scenario(with_overrides(base or example_data(), overrides or {}))
+
+
+def small(overrides: dict[str, Any] | None = None) -> Scenario:
+    """The example at a quarter of its size and a short horizon: fast for tests."""
+    o = {
+        "population.initial.community": 250,
+        "population.initial.in_treatment": 250,
+        "population.incidence_per_year": 40,
+        "keyworkers.staff": 5,
+        "modalities.hat.places": 3,
+        "run.warmup_years": 1,
+        "run.years": 2,
+    }
+    o.update(overrides or {})
+    return scenario(o)
