@@ -1019,9 +1019,17 @@ def parse_scenario(data: Mapping[str, Any], lines: Lines | None = None,
     try:
         scenario = Scenario.model_validate(dict(data))
     except ValidationError as exc:
+        found = [explain(err, data) for err in exc.errors()]
+        # "scale: unknown key (did you mean 'scale_days'?)" explains "scale_days: missing"
+        meant = set()
+        for loc, msg in found:
+            m = re.match(r"unknown key \(did you mean '([^']+)'\?\)", msg)
+            if m and loc:
+                meant.add((*loc[:-1], m.group(1)))
         problems = []
-        for err in exc.errors():
-            loc, msg = explain(err, data)
+        for loc, msg in found:
+            if msg == "required key is missing" and loc in meant:
+                continue
             f, line = where(loc)
             problem = (f, line, _fmt_path(loc), msg)
             if problem not in problems:

@@ -128,7 +128,9 @@ class Model:
     def run(self) -> Records:
         """Run the replication to the end of follow-up and return its records."""
         self.start()
-        self.env.run(until=self.end_day)
+        # SimPy stops *before* events at ``until``: go a hair past so the snapshot
+        # due on the last day is taken
+        self.env.run(until=self.end_day + 1e-6)
         return self.finish()
 
     def _new_person(self, substance_shares: dict[str, float] | None = None) -> Person:
