@@ -759,10 +759,11 @@ def _describe(err: Mapping[str, Any], loc: tuple[Any, ...], data: Any = None) ->
                "fixed or empirical"
     if kind.startswith("date") or kind.startswith("datetime"):
         return f"expected a date like 2022-12-06, got {got!r}"
+    shown = "nothing (an empty value)" if got is None else f"{type(got).__name__} {got!r}"
     if kind in ("dict_type", "model_type", "model_attributes_type"):
-        return f"expected a mapping of keys, got {type(got).__name__} {got!r}"
+        return f"expected a mapping of keys, got {shown}"
     if kind == "list_type":
-        return f"expected a list, got {type(got).__name__} {got!r}"
+        return f"expected a list, got {shown}"
     if kind == "too_short":
         return f"needs at least {ctx.get('min_length')} item(s)"
     if kind == "string_type":
@@ -857,10 +858,13 @@ def _read_yaml(path: Path, shown: str) -> tuple[Any, Lines]:
             ("end of stream", "is a closing quote or bracket missing?"),
             ("expected a single document", "only one YAML document (no '---') per file"),
         )
-        hint = next((h for pattern, h in hints if pattern in problem), "")
-        msg = f"YAML syntax error: {problem}"
-        if context:
-            msg += f" ({context})"
+        hint = next((h for pattern, h in hints if pattern in f"{context} {problem}"), "")
+        if problem.startswith("but ") and context:
+            msg = f"YAML syntax error: {' '.join((exc.context or '').split())}, {problem}"
+        else:
+            msg = f"YAML syntax error: {problem}"
+            if context:
+                msg += f" ({context})"
         if hint:
             msg += f"; {hint}"
         raise ScenarioError([(shown, line, "", msg)]) from None

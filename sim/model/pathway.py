@@ -23,7 +23,7 @@ from typing import Any
 
 import simpy
 
-from ..scenario import Scenario
+from ..scenario import SOURCES, Scenario
 from ..streams import Streams
 from .monitor import MONTH_DAYS, YEAR_DAYS, Monitor, Records
 from .people import (
@@ -41,7 +41,6 @@ from .people import (
     Episode,
     Person,
     draw_from,
-    multiplier,
 )
 from .services import KeyworkerPool, Pool, RehabBudget, TriageClinic
 
@@ -57,7 +56,7 @@ MAINTENANCE = ("ost", "psychosocial", "hat")
 
 def interp(x: float, xs: list[float], ys: list[float]) -> float:
     """Piecewise-linear interpolation of ``ys`` over ``xs``, flat beyond the ends."""
-    if x <= xs[0]:
+    if len(xs) == 1 or x <= xs[0]:
         return ys[0]
     if x >= xs[-1]:
         return ys[-1]
@@ -108,6 +107,8 @@ class Model:
         self.occupants: dict[str, set[Person]] = {m: set() for m in ("hat", "rehab")}
         self.end_day = scenario.run.horizon_days + scenario.run.follow_up_days
         self._cost_mark = 0.0
+        # id(review probabilities) -> (planned-exit share, other steps, their total)
+        self._branches: dict[int, tuple[float, tuple[tuple[str, float], ...], float]] = {}
 
     # ------------------------------------------------------------------ set-up
 
@@ -159,7 +160,7 @@ class Model:
         for _ in range(init.community):
             person = self._new_person()
             if person.rng.random() < init.previously_treated_share:
-                person.attrs["previously_treated"] = "true"
+                person.set_attr("previously_treated", "true")
                 person.ever_treated = True
             counts[COMMUNITY] += 1
             self._mark_using(person)
@@ -200,7 +201,7 @@ class Model:
         """Per-day death hazard from ``base`` per 100 person-years, with multipliers."""
         if base <= 0:
             return 0.0
-        return base * multiplier(self.p.mortality.multipliers, person.attrs) / (100.0 * PY)
+        return base * person.factor(self.p.mortality.multipliers) / (100.0 * PY)
 
     def _post_exit_rate(self, person: Person, now: float, base: float) -> tuple[float, float]:
         """(per-100-PY rate, day it stops applying) given the post-exit windows."""
@@ -288,24 +289,22 @@ class Model:
         while True:
             p = self.p
             now = env.now
-            attrs = person.attrs
             ref = p.referral
             c = p.population.community
-            r_self = ref.self_.per_year * multiplier(ref.self_.multipliers, attrs)
-            r_gp = ref.gp.per_year * multiplier(ref.gp.multipliers, attrs)
-            r_cj = ref.criminal_justice.per_year * multiplier(ref.criminal_justice.multipliers,
-                                                              attrs)
+            f = person.factor
+            r_self = ref.self_.per_year * f(ref.self_.multipliers)
+            r_gp = ref.gp.per_year * f(ref.gp.multipliers)
+            r_cj = ref.criminal_justice.per_year * f(ref.criminal_justice.multipliers)
             boundary = self._next_boundary(now)
             r_prison = 0.0
             if person.release_day is not None:
                 until = person.release_day + ref.prison_release.window_days
                 if now < until - EPS:
-                    r_prison = ref.prison_release.per_year * multiplier(
-                        ref.prison_release.multipliers, attrs)
+                    r_prison = ref.prison_release.per_year * f(ref.prison_release.multipliers)
                     boundary = min(boundary, until)
-            r_cease = c.cessation.per_year * multiplier(c.cessation.multipliers, attrs)
-            r_move = c.moving_away.per_year * multiplier(c.moving_away.multipliers, attrs)
-            r_cust = c.custody.per_year * multiplier(c.custody.multipliers, attrs)
+            r_cease = c.cessation.per_year * f(c.cessation.multipliers)
+            r_move = c.moving_away.per_year * f(c.moving_away.multipliers)
+            r_cust = c.custody.per_year * f(c.custody.multipliers)
             base, until = self._post_exit_rate(person, now,
                                                p.mortality.community.per_100_person_years)
             boundary = min(boundary, until)
@@ -324,7 +323,7 @@ class Model:
             yield env.timeout(gap)
             which = _pick(rates, rng.random() * total)
             if which <= 3:
-                person.attrs["source"] = ("self", "gp", "criminal_justice", "prison_release")[which]
+                person.set_attr("source", SOURCES[which])
                 return TRIAGE_WAIT
             if which == 4:
                 self._set_state(person, RECOVERED)
@@ -391,7 +390,7 @@ class Model:
         ev = self.keyworkers.acquire()
         if ev is not None:
             abandon = self.p.keyworkers.waiting_abandonment
-            rate = abandon.per_year * multiplier(abandon.multipliers, a)
+            rate = abandon.per_year * person.factor(abandon.multipliers)
             outcome = yield from self._wait(person, ev, rate)
             if outcome != "ok":
                 self.keyworkers.cancel(ev)
@@ -399,7 +398,7 @@ class Model:
         self._set_state(person, IN_TREATMENT)
         ep.start_day = env.now
         person.ever_treated = True
-        a["previously_treated"] = "true"
+        person.set_attr("previously_treated", "true")
         self._mark_treatment(person)
         modality = self._entry_modality(person)
         return (yield from self._treatment(person, ep, modality, 0.0))
@@ -485,26 +484,20 @@ class Model:
             self.monitor.cost(person.modality, start, now, person.seg_rate_gbp * (now - start))
         person.modality = None
 
-    def _sleep(self, person: Person, days: float) -> Any:
-        """Wait ``days``; a service closure interrupts with a :class:`Transition`."""
-        try:
-            yield self.env.timeout(days)
-        except simpy.Interrupt as stop:
-            raise Transition(stop.cause) from None
-
     def _maintained(self, person: Person, ep: Episode, modality: str, elapsed: float,
                     forced: str | None) -> Any:
         """OST, psychosocial or HAT: reviews every 12 weeks, drop-out, death and transfer
         competing in between."""
         rng = person.rng
-        attrs = person.attrs
+        timeout = self.env.timeout
         p = self.p
         spec = getattr(p.modalities, modality)
         rate_gbp = getattr(spec, "cost_per_day_gbp", 0.0)
         if modality == "ost":
             setting = draw_from(spec.setting, rng.random())
             formulation = forced or draw_from(spec.formulation, rng.random())
-            attrs["ost_setting"], attrs["ost_formulation"] = setting, formulation
+            person.set_attr("ost_setting", setting)
+            person.set_attr("ost_formulation", formulation)
             ep.ost_setting, ep.ost_formulation = setting, formulation
             if formulation == "long_acting_injectable":
                 rate_gbp = spec.long_acting_cost_per_day_gbp
@@ -512,48 +505,58 @@ class Model:
         budget = rng.expovariate(1.0)  # drop-out happens when multiplied hazard reaches it
         t = elapsed  # days in this modality
         next_review = (math.floor(elapsed / REVIEW_DAYS) + 1) * REVIEW_DAYS
+        expo = rng.expovariate
+        p = None
         try:
             while True:
-                p = self.p
-                spec = getattr(p.modalities, modality)
-                if modality == "hat" and not p.modalities.hat.open:
-                    raise Transition("ost")  # closed without a plan reaching this person
-                kw = p.keyworkers
-                caseload = self.keyworkers.caseload()
-                m_drop = multiplier(spec.dropout_multipliers, attrs) * interp(
-                    caseload, kw.pressure.caseload, kw.pressure.dropout_multiplier)
-                step_end = next_review
-                death_base = p.mortality.in_treatment.get(modality, 0.0)
-                if modality == "ost" and t < p.mortality.ost_induction_days:
-                    step_end = min(step_end, p.mortality.ost_induction_days)
-                    death_base = p.mortality.ost_induction.per_100_person_years
-                step = step_end - t
-                dist = spec.dropout
-                h0 = dist.cumhaz(t)
-                dh = m_drop * (dist.cumhaz(step_end) - h0)
+                if p is not self.p:  # first pass, or a policy changed the parameters
+                    p = self.p
+                    spec = getattr(p.modalities, modality)
+                    if modality == "hat" and not p.modalities.hat.open:
+                        raise Transition("ost")  # closed without a plan reaching this person
+                    pressure = p.keyworkers.pressure
+                    cumhaz, inv_cumhaz = spec.dropout.cumhaz, spec.dropout.inv_cumhaz
+                    m_attr = person.factor(spec.dropout_multipliers)
+                    mort = p.mortality
+                    r_death = self._death_rate(person, mort.in_treatment.get(modality, 0.0))
+                    induction = mort.ost_induction_days if modality == "ost" else 0.0
+                    r_induct = self._death_rate(person, mort.ost_induction.per_100_person_years)
+                    tr = p.exits.transfer
+                    r_tr = tr.per_year * person.factor(tr.multipliers) / PY
+                caseload = self.keyworkers.count / self.keyworkers.staff
+                m_drop = m_attr * interp(caseload, pressure.caseload, pressure.dropout_multiplier)
+                step = next_review - t
+                h0 = cumhaz(t)
+                dh = m_drop * (cumhaz(next_review) - h0)
                 t_drop = INF
                 if budget <= dh:
-                    t_drop = dist.inv_cumhaz(h0 + budget / m_drop) - t
-                r_death = self._death_rate(person, death_base)
-                t_death = rng.expovariate(r_death) if r_death > 0 else INF
-                tr = p.exits.transfer
-                r_tr = tr.per_year * multiplier(tr.multipliers, attrs) / PY
-                t_tr = rng.expovariate(r_tr) if r_tr > 0 else INF
-                wait = min(step, t_drop, t_death, t_tr)
-                yield from self._sleep(person, wait)
-                if wait == step:
-                    t = step_end
+                    t_drop = inv_cumhaz(h0 + budget / m_drop) - t
+                # death: one draw against a hazard that is r_induct in the first days of
+                # OST and r_death after
+                e = expo(1.0)
+                if t < induction:
+                    first = r_induct * (induction - t)
+                    if e < first:
+                        t_death = e / r_induct
+                    else:
+                        t_death = (induction - t) + ((e - first) / r_death if r_death > 0
+                                                     else INF)
                 else:
-                    t += wait
+                    t_death = e / r_death if r_death > 0 else INF
+                t_tr = expo(r_tr) if r_tr > 0 else INF
+                wait = min(step, t_drop, t_death, t_tr)
+                try:
+                    yield timeout(wait)
+                except simpy.Interrupt as stop:
+                    raise Transition(stop.cause) from None
                 if wait == t_drop:
                     return self._leave(person, ep, modality, "exit", "dropped_out")
                 if wait == t_death:
                     return self._leave(person, ep, modality, "exit", "died")
                 if wait == t_tr:
                     return self._leave(person, ep, modality, "exit", "transferred")
+                t = next_review
                 budget -= dh
-                if t < next_review:
-                    continue  # end of OST induction
                 next_review += REVIEW_DAYS
                 outcome = self._review(person, spec, modality, caseload)
                 if outcome == "continue":
@@ -572,20 +575,27 @@ class Model:
         """Draw a review outcome; the planned-exit share is scaled by attribute and caseload
         multipliers, other steps shrink only if needed, and ``continue`` takes the rest."""
         probs = spec.review.probabilities
-        kw = self.p.keyworkers
-        m = multiplier(spec.review.planned_exit_multipliers, person.attrs) * interp(
-            caseload, kw.pressure.caseload, kw.pressure.completion_multiplier)
+        branches = self._branches.get(id(probs))
+        if branches is None:
+            others = tuple((k, v) for k, v in probs.items()
+                           if k not in ("continue", "planned_exit") and v > 0)
+            branches = self._branches[id(probs)] = (
+                probs.get("planned_exit", 0.0), others, sum(v for _, v in others))
+        p_exit, others, rest = branches
+        kw = self.p.keyworkers.pressure
+        m = person.factor(spec.review.planned_exit_multipliers) * interp(
+            caseload, kw.caseload, kw.completion_multiplier)
+        planned = min(1.0, p_exit * m)
         u = person.rng.random()
-        if m == 1.0:
-            return draw_from(probs, u)
-        planned = min(1.0, probs.get("planned_exit", 0.0) * m)
-        others = {k: v for k, v in probs.items() if k not in ("continue", "planned_exit")}
-        rest = sum(others.values())
+        if u < planned:
+            return "planned_exit"
         scale = min(1.0, (1.0 - planned) / rest) if rest > 0 else 1.0
-        shares = {k: v * scale for k, v in others.items()}
-        shares["planned_exit"] = planned
-        shares["continue"] = max(0.0, 1.0 - sum(shares.values()))
-        return draw_from(shares, u)
+        acc = planned
+        for outcome, share in others:
+            acc += share * scale
+            if u < acc:
+                return outcome
+        return "continue"
 
     def _leave(self, person: Person, ep: Episode, modality: str, kind: str, value: str,
                reason: str | None = None) -> tuple[str, str]:
@@ -665,11 +675,11 @@ class Model:
         t_death = rng.expovariate(r_death) if r_death > 0 else INF
         try:
             if t_death < duration:
-                yield from self._sleep(person, t_death)
+                yield self.env.timeout(t_death)
                 return self._leave(person, ep, "rehab", "exit", "died")
-            yield from self._sleep(person, duration)
-        except Transition as tr_:
-            return self._leave(person, ep, "rehab", "move", tr_.target, reason="transition")
+            yield self.env.timeout(duration)
+        except simpy.Interrupt as tr_:
+            return self._leave(person, ep, "rehab", "move", tr_.cause, reason="transition")
         if outcome == "planned_exit":
             return self._leave(person, ep, "rehab", "exit", "completed")
         if outcome == "dropout":
@@ -683,8 +693,9 @@ class Model:
         ep.exit_reason = reason
         self.keyworkers.release()
         self.in_treatment.discard(person)
-        for key in ("ost_setting", "ost_formulation"):
-            person.attrs.pop(key, None)
+        if "ost_setting" in person.attrs:
+            person.set_attr("ost_setting", None)
+            person.set_attr("ost_formulation", None)
         if reason == "died":
             self._die(person, ep.path[-1] if ep.path else None)
             return None
@@ -719,7 +730,7 @@ class Model:
                                                p.mortality.after_treatment.per_100_person_years)
             end = min(end, until)
             dist = rl.time_to_relapse
-            m = multiplier(rl.multipliers, person.attrs)
+            m = person.factor(rl.multipliers)
             h0 = dist.cumhaz(since)
             dh = m * (dist.cumhaz(end - exit_day) - h0)
             t_rel = INF
@@ -728,7 +739,7 @@ class Model:
             r_death = self._death_rate(person, base)
             t_death = rng.expovariate(r_death) if r_death > 0 else INF
             mv = p.population.community.moving_away
-            r_move = mv.per_year * multiplier(mv.multipliers, person.attrs) / PY
+            r_move = mv.per_year * person.factor(mv.multipliers) / PY
             t_move = rng.expovariate(r_move) if r_move > 0 else INF
             step = end - now
             wait = min(step, t_rel, t_death, t_move)
@@ -753,7 +764,7 @@ class Model:
         p = self.p
         r_death = self._death_rate(person, p.mortality.after_treatment.per_100_person_years)
         mv = p.population.community.moving_away
-        r_move = mv.per_year * multiplier(mv.multipliers, person.attrs) / PY
+        r_move = mv.per_year * person.factor(mv.multipliers) / PY
         total = r_death + r_move
         if total <= 0:
             return None

@@ -51,7 +51,7 @@ class Person:
     __slots__ = (
         "pid", "rng", "attrs", "state", "exit_day", "release_day", "episodes",
         "episode", "modality", "seg_start", "seg_rate_gbp", "process", "tx_year", "use_year",
-        "ever_treated",
+        "ever_treated", "cache",
     )
 
     def __init__(self, pid: int, rng: random.Random, attrs: dict[str, str]) -> None:
@@ -70,6 +70,25 @@ class Person:
         self.tx_year = -1
         self.use_year = -1
         self.ever_treated = False
+        self.cache: dict[int, float] = {}  # id(multiplier table) -> factor for this person
+
+    def set_attr(self, name: str, level: str | None) -> None:
+        """Change an attribute (``None`` removes it) and forget cached multipliers."""
+        if level is None:
+            self.attrs.pop(name, None)
+        else:
+            self.attrs[name] = level
+        self.cache.clear()
+
+    def factor(self, table: dict[str, dict[str, float]]) -> float:
+        """This person's multiplier from ``table`` (cached until an attribute changes)."""
+        if not table:
+            return 1.0
+        key = id(table)
+        value = self.cache.get(key)
+        if value is None:
+            value = self.cache[key] = multiplier(table, self.attrs)
+        return value
 
 
 @dataclass(slots=True)

@@ -22,6 +22,8 @@ def apply_policy(model: Model, new: Scenario, policy: Policy) -> None:
     old = model.p
     model.accrue_fixed_costs()  # staff and HAT fixed costs up to today at the old rates
     model.p = new
+    for person in model.people:  # multiplier tables changed: forget cached factors
+        person.cache.clear()
     kw = new.keyworkers
     model.keyworkers.configure(kw.mode, kw.staff, kw.caseload_cap)
     model.beds.set_capacity(new.modalities.detox.inpatient_beds)
