@@ -19,7 +19,7 @@ import math
 import random
 from bisect import bisect_left, bisect_right
 from statistics import NormalDist
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 from scipy import special
@@ -39,7 +39,7 @@ _INF = math.inf
 
 
 class _Dist(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     def mean(self) -> float:  # pragma: no cover - every subclass overrides
         """Mean duration in days."""
@@ -247,14 +247,18 @@ class Empirical(_Dist):
     _cum: list[float] = PrivateAttr()
     _haz: list[float] = PrivateAttr()
 
-    @model_validator(mode="after")
-    def _check_weights(self) -> Empirical:
-        if self.weights is not None and len(self.weights) != len(self.days):
-            raise ValueError(
-                f"weights must have one entry per value in days ({len(self.days)}), "
-                f"got {len(self.weights)}"
-            )
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _check_weights(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            days, weights = data.get("days"), data.get("weights")
+            if isinstance(days, list) and isinstance(weights, list) \
+                    and len(weights) != len(days):
+                raise ValueError(
+                    f"weights must have one entry per value in days ({len(days)}), "
+                    f"got {len(weights)}"
+                )
+        return data
 
     def model_post_init(self, __context: object) -> None:
         """Sort the support and build the cumulative probabilities."""

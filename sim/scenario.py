@@ -18,6 +18,7 @@ import datetime as dt
 import difflib
 import json
 import math
+import re
 import types
 import typing
 from collections.abc import Iterable, Mapping
@@ -79,7 +80,7 @@ Positive = Annotated[float, Field(gt=0)]
 class Strict(BaseModel):
     """Base of every scenario section: frozen, and unknown keys are errors."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def _key(value: object) -> str:
@@ -279,7 +280,8 @@ class Referral(Strict):
     criminal_justice: Rate
     prison_release: PrisonRelease = Field(default_factory=PrisonRelease)
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True,
+                              allow_inf_nan=False)
 
 
 class Triage(Strict):
@@ -578,6 +580,9 @@ class PolicyError(Exception):
 def _assign(raw: dict[str, Any], dotted: str, value: Any, policy_index: int) -> None:
     """Set ``raw[a][b][c] = value`` for ``dotted = "a.b.c"``; the path must exist."""
     parts = dotted.split(".")
+    if parts[0] == "run":
+        raise PolicyError(policy_index, "run settings (dates, horizon, seed) cannot change "
+                          "during a run", key=dotted)
     node: Any = raw
     for depth, part in enumerate(parts):
         last = depth == len(parts) - 1
@@ -953,7 +958,6 @@ def parse_scenario(data: Mapping[str, Any], lines: Lines | None = None,
     :param file: the name shown when a key has no known line.
     :raises ScenarioError: listing every problem with file, line and key path.
     """
-    import re
 
     lines = lines or {}
 
