@@ -10,7 +10,9 @@ import argparse
 import json
 import math
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import pandas as pd
@@ -68,9 +70,16 @@ def _int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
 
 
+def _terminate_as_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``treatsim``; returns the process exit code."""
     args = _parser().parse_args(argv)
+    if threading.current_thread() is threading.main_thread():
+        # a scheduler's SIGTERM stops a run the way Ctrl-C does: finished work is kept
+        signal.signal(signal.SIGTERM, _terminate_as_interrupt)
     if args.command == "validate":
         return _validate(args.files)
     if args.command == "schema":

@@ -150,3 +150,36 @@ def test_closing_hat_moves_every_patient_by_the_plan(seed):
     fixed = [e for e in rec.ledger if e[0] == "hat_fixed"]
     assert fixed and max(e[2] for e in fixed) <= day + 1e-9
     assert model.audit() == []
+
+
+def test_opening_a_service_and_closing_rehab():
+    """HAT closed at the start and opened on a date takes patients only from then;
+    closing rehab moves its residents by the plan."""
+    sc = small({
+        "modalities.hat.open": False, "modalities.hat.places": 6,
+        "entry.opiate": {"ost": 0.7, "hat": 0.3},
+        "modalities.rehab.budget_per_year_gbp": 2_000_000,
+        "entry.non_opiate": {"psychosocial": 0.5, "rehab": 0.5},
+        "policies": [
+            {"date": "2023-06-01", "open": "hat"},
+            {"date": "2023-09-01", "close": "rehab", "transition": {"psychosocial": 1.0}},
+        ],
+    })
+    opened, closed = (sc.day_of(p.date) for p in sc.policies)
+    model = Model(sc, Streams(6, 0))
+    model.start()
+    model.env.run(until=closed - 1e-6)
+    in_rehab = {p.pid for p in model.occupants["rehab"]}
+    assert in_rehab
+    model.env.run(until=model.end_day)
+    rec = model.finish()
+    segs = pd.DataFrame(rec.segments, columns=["pid", "ep", "modality", "start", "end",
+                                               "reason"])
+    hat = segs[segs["modality"] == "hat"]
+    assert len(hat) > 0 and hat["start"].min() >= opened
+    moved = {pid for _, pid, service, target in rec.transitions if service == "rehab"}
+    assert moved == in_rehab
+    assert not ((segs["modality"] == "rehab") & (segs["start"] >= closed)).any()
+    after = segs[segs["pid"].isin(moved) & (segs["start"] == closed)]
+    assert set(after["modality"]) == {"psychosocial"}
+    assert model.audit() == []

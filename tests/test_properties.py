@@ -115,5 +115,10 @@ def test_random_valid_scenarios_lose_no_one(data, seed):
         assert 0 <= pid < initial + rec.incidence
         assert service in ("hat", "rehab")
     assert all(seg[4] >= seg[3] - 1e-9 for seg in rec.segments)  # no segment ends early
+    # nobody starts in a service while it is closed
+    for policy in sc.policies:
+        if policy.close:
+            day = sc.day_of(policy.date)
+            assert not any(seg[2] == policy.close and seg[3] >= day for seg in rec.segments)
     tables = replication_tables(rec, "h", 0, seed)
     assert (tables["people"]["days_in_treatment"].dropna() >= -1e-9).all()

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
+
+import pandas as pd
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -71,3 +76,38 @@ def test_committed_schema_is_current():
     committed = json.loads((ROOT / "scenarios" / "schema.json").read_text())
     assert committed == json.loads(json.dumps(json_schema())), (
         "regenerate with: treatsim schema --out scenarios/schema.json")
+
+
+def _small_file(tmp_path: Path) -> Path:
+    small = tmp_path / "small.yaml"
+    small.write_text(
+        f"extends: {ROOT / 'scenarios' / 'example.yaml'}\n"
+        "population: {initial: {community: 200, in_treatment: 200}, incidence_per_year: 30}\n"
+        "keyworkers: {staff: 4}\n"
+        "run: {warmup_years: 1, years: 1}\n")
+    return small
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_interrupted_run_keeps_finished_replications(tmp_path, sig):
+    """Ctrl-C (or a scheduler's SIGTERM) to the whole process group part-way through a
+    pool run: the replications already finished are written, marked incomplete."""
+    out_dir = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sim", "run", str(_small_file(tmp_path)), "--reps", "500",
+         "--workers", "2", "--out", str(out_dir)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True)
+    for line in proc.stderr:  # progress lines: wait until some replications are done
+        if "3/500" in line:
+            break
+    os.killpg(proc.pid, getattr(signal, sig))
+    stdout, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stdout
+    meta = json.loads((out_dir / "run.json").read_text())
+    assert meta["complete"] is False
+    done = meta["replications"]
+    assert 3 <= len(done) < 500
+    yearly = pd.read_parquet(out_dir / "yearly.parquet")
+    assert sorted(yearly["rep"].unique()) == done
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []

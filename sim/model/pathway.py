@@ -430,8 +430,15 @@ class Model:
         return "ost" if person.attrs["substance"] in ("opiate", "opiate_crack") else "psychosocial"
 
     def _available(self, person: Person, modality: str) -> str:
-        """``modality`` if it can take the person now, else the fallback maintenance route."""
+        """``modality`` if it can take the person now, else the fallback maintenance route.
+
+        HAT needs an open clinic with a free place; rehab needs the service open. The
+        rehab budget is checked when the placement is priced, in :meth:`_rehab` (a
+        closure plan's placements are ``funded`` already).
+        """
         if modality == "hat" and not self._hat_admit(person):
+            return self._fallback(person)
+        if modality == "rehab" and not self.p.modalities.rehab.open:
             return self._fallback(person)
         return modality
 
@@ -462,14 +469,9 @@ class Model:
                     value, forced = "ost", "long_acting_injectable"
                 elif value == "rehab_funded":
                     value, forced = "rehab", "funded"
-                if value == "rehab" and forced != "funded" and not self._can_fund_rehab(person):
-                    value = self._fallback(person)
                 modality = self._available(person, value)
                 continue
             return self._exit(person, ep, value)
-
-    def _can_fund_rehab(self, person: Person) -> bool:
-        return self.p.modalities.rehab.open
 
     def _segment(self, person: Person, ep: Episode, modality: str, rate_gbp: float) -> None:
         person.modality = modality
@@ -565,7 +567,7 @@ class Model:
                     return self._leave(person, ep, modality, "exit", "completed")
                 if outcome == "hat" and not (p.modalities.hat.open and self.hat.free() > 0):
                     continue
-                if outcome == "rehab" and not self._can_fund_rehab(person):
+                if outcome == "rehab" and not p.modalities.rehab.open:
                     continue
                 return self._leave(person, ep, modality, "move", outcome)
         except Transition as tr_:
