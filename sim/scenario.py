@@ -667,12 +667,13 @@ def _clean_loc(loc: tuple[Any, ...], data: Any) -> tuple[Any, ...]:
     return tuple(out)
 
 
-def _allowed_keys(loc: tuple[Any, ...], data: Any = None) -> list[str]:
+def _allowed_keys(loc: tuple[Any, ...], data: Any = None, root: Any = None) -> list[str]:
     """Keys allowed at ``loc`` (for "did you mean"), best effort.
 
-    ``data`` (the YAML content) picks the distribution model from its ``dist`` key.
+    ``data`` (the YAML content) picks the distribution model from its ``dist`` key;
+    ``root`` is the model of the whole file (default :class:`Scenario`).
     """
-    tp: Any = Scenario
+    tp: Any = root or Scenario
     node = data
     for part in loc:
         tp = _unwrap(tp, node)
@@ -720,7 +721,8 @@ def _unwrap(tp: Any, node: Any = None) -> Any:
             return tp
 
 
-def _describe(err: Mapping[str, Any], loc: tuple[Any, ...], data: Any = None) -> str:
+def _describe(err: Mapping[str, Any], loc: tuple[Any, ...], data: Any = None,
+              root: Any = None) -> str:
     """Turn one pydantic error into a short sentence."""
     kind, ctx, got = err["type"], err.get("ctx") or {}, err.get("input")
 
@@ -730,7 +732,7 @@ def _describe(err: Mapping[str, Any], loc: tuple[Any, ...], data: Any = None) ->
     if kind == "missing":
         return "required key is missing"
     if kind == "extra_forbidden":
-        allowed = _allowed_keys(loc[:-1], data)
+        allowed = _allowed_keys(loc[:-1], data, root)
         close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         known = f"; expected one of: {', '.join(allowed)}" if allowed and not close else ""
@@ -1078,6 +1080,33 @@ def parse_scenario(data: Mapping[str, Any], lines: Lines | None = None,
                 problems.append(problem)
         raise ScenarioError(problems) from None
     return scenario
+
+
+def load_yaml(path: str | Path) -> tuple[dict[str, Any], Lines, str]:
+    """Read a YAML file (following ``extends``): (data, key path -> (file, line), name shown).
+
+    :raises ScenarioError: for a missing file, bad YAML or a bad ``extends``.
+    """
+    path = Path(path)
+    data, lines = _load_tree(path, ())
+    return data, lines, _display(path)
+
+
+def validation_error(exc: ValidationError, data: Mapping[str, Any], lines: Lines, file: str,
+                     root: type[BaseModel]) -> ScenarioError:
+    """Turn a pydantic error on a YAML file's ``root`` model into a :class:`ScenarioError`."""
+    problems = []
+    for err in exc.errors():
+        loc = _clean_loc(tuple(err["loc"]), data)
+        f, line = file, None
+        for n in range(len(loc), -1, -1):
+            if loc[:n] in lines:
+                f, line = lines[loc[:n]]
+                break
+        problem = (f, line, _fmt_path(loc), _describe(err, loc, data, root))
+        if problem not in problems:
+            problems.append(problem)
+    return ScenarioError(problems)
 
 
 def load_scenario(path: str | Path) -> Scenario:
