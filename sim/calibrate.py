@@ -16,16 +16,23 @@ import re
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from .metrics import METRICS
 from .scenario import (
     PolicyError,
     Scenario,
     ScenarioError,
-    _assign,
     load_scenario,
     load_yaml,
+    set_parameter,
     validation_error,
 )
 
@@ -70,15 +77,16 @@ class Target(_Strict):
     source: Source
     note: str = ""
 
-    @model_validator(mode="after")
-    def _known_metric(self) -> Target:
-        if self.metric not in METRICS:
+    @field_validator("metric")
+    @classmethod
+    def _known_metric(cls, metric: str) -> str:
+        if metric not in METRICS:
             import difflib
 
-            close = difflib.get_close_matches(self.metric, METRICS, n=1)
+            close = difflib.get_close_matches(metric, METRICS, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ValueError(f"metric: unknown metric {self.metric!r}{hint}")
-        return self
+            raise ValueError(f"unknown metric {metric!r}{hint}")
+        return metric
 
 
 class NotModelled(_Strict):
@@ -129,12 +137,13 @@ class Targets(_Strict):
 
 
 def find_seeds(start: Path) -> Path | None:
-    """The folder of source reports: ``$TREATSIM_SEEDS`` or ``shared/seeds`` found
-    walking up from ``start``."""
+    """The folder of source reports: ``$TREATSIM_SEEDS``, or ``shared/seeds`` found walking
+    up from ``start`` or beside this repository."""
     env = os.environ.get("TREATSIM_SEEDS")
     if env:
         return Path(env) if Path(env).is_dir() else None
-    for parent in [start, *start.parents]:
+    package_root = Path(__file__).resolve().parents[1]
+    for parent in [start, *start.parents, package_root]:
         for cand in (parent / "shared" / "seeds", parent.parent / "shared" / "seeds"):
             if cand.is_dir():
                 return cand
@@ -149,22 +158,11 @@ def normalise(text: str) -> str:
 
 
 def apply_parameters(scenario: Scenario, values: dict[str, float]) -> Scenario:
-    """``scenario`` with the dotted-path parameters set (validated again).
-
-    Setting one share of a review's ``probabilities`` (say ``planned_exit``) gives the
-    difference to ``continue``, so the shares still sum to 1.
-    """
+    """``scenario`` with the dotted-path parameters set, validated again (see
+    :func:`sim.scenario.set_parameter`)."""
     raw = scenario.model_dump(mode="python", by_alias=True)
     for path, value in values.items():
-        _assign(raw, path, value, policy_index=-1)
-        parts = path.split(".")
-        if len(parts) >= 2 and parts[-2] == "probabilities" and parts[-1] != "continue":
-            node: Any = raw
-            for part in parts[:-1]:
-                node = node[part]
-            if "continue" in node:
-                node["continue"] = 0.0
-                node["continue"] = max(0.0, 1.0 - sum(node.values()))
+        set_parameter(raw, path, value)
     return Scenario.model_validate(raw)
 
 
@@ -241,3 +239,345 @@ def loss_terms(means: dict[str, float], targets: list[Target]) -> dict[str, floa
         m = means.get(t.metric, math.nan)
         out[t.name] = (m - t.value) / t.tolerance if not math.isnan(m) else math.inf
     return out
+
+
+# --------------------------------------------------------------------------- search
+
+
+def current_values(scenario: Scenario, targets: Targets) -> list[float]:
+    """The scenario's present value of each free parameter, clipped into its bounds."""
+    raw = scenario.model_dump(mode="python", by_alias=True)
+    out = []
+    for fp in targets.free_parameters:
+        node: Any = raw
+        for part in fp.path.split("."):
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        out.append(min(max(float(node), fp.low), fp.high))
+    return out
+
+
+def simulate_point(scenario: Scenario, values: dict[str, float], metrics: list[str],
+                   seed: int, reps: int) -> dict[str, list[float]]:
+    """Each metric's per-replication value (mean over reporting years) at ``values``,
+    on replications ``0..reps-1`` of ``seed`` (common random numbers for every point)."""
+    from .runner import run_replication
+
+    sc = apply_parameters(scenario, values)
+    out: dict[str, list[float]] = {m: [] for m in metrics}
+    for rep in range(reps):
+        yearly = run_replication(sc, seed, rep)["yearly"]
+        means = yearly.groupby("metric")["value"].mean()
+        for m in metrics:
+            out[m].append(float(means.get(m, math.nan)))
+    return out
+
+
+def _point_task(args: tuple[Scenario, dict[str, float], list[str], int, int]
+                ) -> dict[str, list[float]] | str:
+    try:
+        return simulate_point(*args)
+    except (ValidationError, PolicyError) as exc:  # a combination the scenario rejects
+        return f"invalid: {exc}".splitlines()[0]
+
+
+def loss_value(per_rep: dict[str, list[float]] | str, targets: list[Target]) -> float:
+    """Mean squared scaled error over ``targets`` of the replication means."""
+    if isinstance(per_rep, str):
+        return 1e6
+    total = 0.0
+    for t in targets:
+        vals = [v for v in per_rep.get(t.metric, []) if not math.isnan(v)]
+        if not vals:
+            total += 100.0
+            continue
+        z = (sum(vals) / len(vals) - t.value) / t.tolerance
+        total += z * z
+    return total / max(1, len(targets))
+
+
+class EvaluationCache:
+    """Every evaluated point, appended to a JSON-lines file as soon as it finishes.
+
+    The search is deterministic given its seed and the losses it sees, so a rerun
+    replays the cached points instantly and continues where it stopped.
+    """
+
+    def __init__(self, path: Path, fresh: bool = False) -> None:
+        import json
+
+        self.path = path
+        self.points: dict[tuple[str, ...], dict[str, list[float]] | str] = {}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if fresh and path.exists():
+            path.unlink()
+        if path.exists():
+            for line in path.read_text().splitlines():
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError:
+                    continue  # a line cut short by a kill: that point is simply rerun
+                self.points[tuple(row["x"])] = row["result"]
+        self.replayed = 0
+
+    @staticmethod
+    def key(x: Any) -> tuple[str, ...]:
+        """Exact key of a point (hex floats)."""
+        return tuple(float(v).hex() for v in x)
+
+    def add(self, x: Any, result: dict[str, list[float]] | str) -> None:
+        """Record a finished point (one line, flushed)."""
+        import json
+
+        k = self.key(x)
+        self.points[k] = result
+        with self.path.open("a") as f:
+            f.write(json.dumps({"x": list(k), "result": result}) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def calibrate(targets_path: str | Path, reps: int | None = None, workers: int = 1,
+              max_evaluations: int | None = None, fresh: bool = False,
+              progress: Any = None, out_dir: str | Path | None = None) -> dict[str, Any]:
+    """Fit the free parameters of a targets file by differential evolution.
+
+    :param reps: replications per point (default: the file's ``reps``).
+    :param workers: processes evaluating points in parallel.
+    :param fresh: forget cached evaluations and start again.
+    :param progress: called as ``progress(evaluations_done, budget, best_loss)``.
+    :param out_dir: where fits are written (default ``calibration/fitted`` beside the
+        targets folder); its ``.cache`` holds the evaluations that make a rerun resume.
+    :returns: the fit: parameters, loss, evaluations, seconds, and the final check.
+    """
+    import time
+    from concurrent.futures import ProcessPoolExecutor
+
+    import numpy as np
+    from scipy.optimize import differential_evolution
+
+    targets, scenario, path = load_targets(targets_path)
+    reps = reps or targets.reps
+    budget = max_evaluations or targets.max_evaluations
+    fitted = targets.fitted()
+    metrics = sorted({t.metric for t in targets.targets})
+    names = [fp.path for fp in targets.free_parameters]
+    bounds = [(fp.low, fp.high) for fp in targets.free_parameters]
+    out = Path(out_dir) if out_dir else default_out_dir(path)
+    cache = EvaluationCache(out / ".cache" / f"{targets.area}-s{targets.seed}-r{reps}.jsonl",
+                            fresh=fresh)
+    popsize = max(2, min(8, 24 // len(names)))
+    pop = popsize * len(names)
+    maxiter = max(1, budget // pop - 1)
+    state = {"evals": 0, "best": math.inf}
+    t0 = time.perf_counter()
+    pool = ProcessPoolExecutor(max_workers=workers) if workers > 1 else None
+
+    def evaluate_many(func: Any, xs: Any) -> list[float]:
+        xs = [np.asarray(x, dtype=float) for x in xs]
+        results: list[Any] = [None] * len(xs)
+        todo = []
+        for i, x in enumerate(xs):
+            hit = cache.points.get(cache.key(x))
+            if hit is not None:
+                results[i] = hit
+                cache.replayed += 1
+            else:
+                todo.append(i)
+        args = [(scenario, dict(zip(names, map(float, xs[i]), strict=True)), metrics,
+                 targets.seed, reps) for i in todo]
+        outs = pool.map(_point_task, args) if pool else map(_point_task, args)
+        for i, res in zip(todo, outs, strict=True):
+            cache.add(xs[i], res)
+            results[i] = res
+        losses = [loss_value(r, fitted) for r in results]
+        state["evals"] += len(xs)
+        state["best"] = min([state["best"], *losses])
+        if progress:
+            progress(state["evals"], budget, state["best"])
+        return losses
+
+    try:
+        result = differential_evolution(
+            lambda x: 0.0, bounds, seed=targets.seed, popsize=popsize, maxiter=maxiter,
+            init="latinhypercube", x0=current_values(scenario, targets), polish=False,
+            updating="deferred", workers=evaluate_many, tol=1e-3,
+        )
+    finally:
+        if pool:
+            pool.shutdown()
+    best = dict(zip(names, map(float, result.x), strict=True))
+    return {
+        "targets": targets, "scenario": scenario, "path": path, "parameters": best,
+        "loss": float(result.fun), "evaluations": state["evals"],
+        "replayed": cache.replayed, "seconds": time.perf_counter() - t0, "reps": reps,
+        "out_dir": out,
+    }
+
+
+def default_out_dir(targets_path: Path) -> Path:
+    """``calibration/fitted`` for ``calibration/targets/<area>.yaml``."""
+    return targets_path.parent.parent / "fitted"
+
+
+# --------------------------------------------------------------------------- fit report
+
+
+def check_fit(scenario: Scenario, targets: Targets, parameters: dict[str, float],
+              reps: int, seed: int | None = None) -> list[dict[str, Any]]:
+    """Every target against the simulated mean and its 95% CI at ``parameters``.
+
+    Uses replications ``0..reps-1`` of ``seed`` (default: the targets file's seed).
+    """
+    from .stats import t_interval
+
+    metrics = sorted({t.metric for t in targets.targets})
+    per_rep = simulate_point(scenario, parameters, metrics,
+                             targets.seed if seed is None else seed, reps)
+    rows = []
+    for t in targets.targets:
+        mean, _, lo, hi, n = t_interval(per_rep[t.metric])
+        error = mean - t.value
+        rows.append({
+            "name": t.name, "metric": t.metric, "period": t.period, "held_out": t.held_out,
+            "target": t.value, "tolerance": t.tolerance, "simulated": mean, "ci_low": lo,
+            "ci_high": hi, "reps": n, "error": error,
+            "scaled_error": error / t.tolerance if not math.isnan(mean) else math.nan,
+            "within": bool(abs(error) <= t.tolerance) if not math.isnan(mean) else False,
+            "note": t.note, "quote": t.source.quote, "file": t.source.file,
+        })
+    return rows
+
+
+def write_fit(fit: dict[str, Any], rows: list[dict[str, Any]], out_dir: Path) -> dict[str, Path]:
+    """Write ``<area>.yaml`` (parameters, loss, seed, date), ``<area>_fit.md`` and
+    ``<area>_fit.png`` into ``out_dir``, each file atomically."""
+    import datetime as dt
+
+    import yaml
+
+    from . import __version__
+
+    targets: Targets = fit["targets"]
+    area = targets.area
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fitted_rows = [r for r in rows if not r["held_out"]]
+    held = [r for r in rows if r["held_out"]]
+    doc = {
+        "area": area,
+        "targets_file": f"calibration/targets/{area}.yaml",
+        "parameters": {k: float(f"{v:.6g}") for k, v in fit["parameters"].items()},
+        "loss": round(fit["loss"], 6),
+        "seed": targets.seed,
+        "reps": fit["reps"],
+        "evaluations": fit["evaluations"],
+        "search_seconds": round(fit["seconds"], 1),
+        "date": dt.date.today().isoformat(),
+        "treatsim_version": __version__,
+        "fitted_within_tolerance": f"{sum(r['within'] for r in fitted_rows)}/{len(fitted_rows)}",
+        "held_out_within_tolerance": f"{sum(r['within'] for r in held)}/{len(held)}",
+    }
+    paths = {"yaml": out_dir / f"{area}.yaml", "md": out_dir / f"{area}_fit.md",
+             "png": out_dir / f"{area}_fit.png"}
+    header = (f"# Fitted by `treatsim calibrate {doc['targets_file']}`; the baseline "
+              f"scenarios/{area}.yaml uses these parameters through its `fitted:` key.\n")
+    _atomic_write(paths["yaml"], header + yaml.safe_dump(doc, sort_keys=False))
+    _atomic_write(paths["md"], _fit_markdown(doc, rows, targets))
+    _fit_plot(rows, area, paths["png"])
+    return paths
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _fmt(x: float, metric: str) -> str:
+    unit = METRICS.get(metric, {}).get("unit", "")
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "-"
+    if unit == "share":
+        return f"{100 * x:.1f}%"
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.2f}"
+
+
+def _fit_markdown(doc: dict[str, Any], rows: list[dict[str, Any]], targets: Targets) -> str:
+    lines = [
+        f"# Calibration of {doc['area']}",
+        "",
+        f"Report: `{targets.report}`. Fitted {doc['date']} with treatsim "
+        f"{doc['treatsim_version']}: {doc['evaluations']} evaluations, "
+        f"{doc['search_seconds']} s, loss {doc['loss']} (mean squared error in tolerances).",
+        f"Check run: {doc['reps']} common-random-number replications, seed {doc['seed']}.",
+        "",
+        "## Fitted parameters",
+        "",
+        "| parameter | value |",
+        "|---|---|",
+        *[f"| `{k}` | {v:g} |" for k, v in doc["parameters"].items()],
+        "",
+    ]
+    for title, part in (("Fitted targets", [r for r in rows if not r["held_out"]]),
+                        ("Held-out targets (validation, not used in fitting)",
+                         [r for r in rows if r["held_out"]])):
+        within = sum(r["within"] for r in part)
+        lines += [f"## {title}: {within} of {len(part)} within tolerance", "",
+                  "| target | metric | reported | tolerance | simulated (95% CI) | error | "
+                  "within | note |", "|---|---|---|---|---|---|---|---|"]
+        for r in part:
+            sim = (f"{_fmt(r['simulated'], r['metric'])} ({_fmt(r['ci_low'], r['metric'])}"
+                   f" to {_fmt(r['ci_high'], r['metric'])})")
+            note = r["note"] or ("" if r["within"] else "**miss not explained**")
+            lines.append(
+                f"| {r['name']} | `{r['metric']}` | {_fmt(r['target'], r['metric'])} | "
+                f"±{_fmt(r['tolerance'], r['metric'])} | {sim} | "
+                f"{r['scaled_error']:+.2f} tol | {'yes' if r['within'] else '**no**'} | "
+                f"{note} |")
+        lines.append("")
+    lines += ["## Sources", ""]
+    lines += [f"- **{r['name']}** ({r['file']}): \"{r['quote']}\"" for r in rows]
+    if targets.not_modelled:
+        lines += ["", "## Figures the model cannot produce", ""]
+        lines += [f"- {n.figure}: {n.reason} ({n.source.file}: \"{n.source.quote}\")"
+                  for n in targets.not_modelled]
+    lines += ["", f"![fit]({doc['area']}_fit.png)", ""]
+    return "\n".join(lines)
+
+
+def _fit_plot(rows: list[dict[str, Any]], area: str, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    parts = [("fitted", [r for r in rows if not r["held_out"]]),
+             ("held out", [r for r in rows if r["held_out"]])]
+    heights = [max(1, len(p)) for _, p in parts]
+    fig, axes = plt.subplots(2, 1, figsize=(8, 1.2 + 0.42 * sum(heights)),
+                             gridspec_kw={"height_ratios": heights}, squeeze=False)
+    for ax, (title, part) in zip(axes[:, 0], parts, strict=True):
+        ax.axvspan(-1, 1, color="#d9f0d3", label="within tolerance")
+        ax.axvline(0, color="#555", lw=0.8)
+        for i, r in enumerate(part):
+            tol = r["tolerance"]
+            lo = (r["ci_low"] - r["target"]) / tol
+            hi = (r["ci_high"] - r["target"]) / tol
+            colour = "#1b7837" if r["within"] else "#b2182b"
+            if not math.isnan(lo):
+                ax.plot([lo, hi], [i, i], color=colour, lw=2)
+            ax.plot([r["scaled_error"]], [i], "o", color=colour)
+        ax.set_yticks(range(len(part)), [r["name"] for r in part], fontsize=8)
+        ax.set_ylim(-0.7, max(0.7, len(part) - 0.3))
+        ax.invert_yaxis()
+        ends = [abs(v) for r in rows for v in ((r["ci_low"] - r["target"]) / r["tolerance"],
+                                                (r["ci_high"] - r["target"]) / r["tolerance"])
+                if not math.isnan(v)]
+        lim = 1.1 * max([1.5, *ends])
+        ax.set_xlim(-lim, lim)
+        ax.set_title(f"{area}: {title} targets", fontsize=10, loc="left")
+        ax.set_xlabel("(simulated - reported) / tolerance, with 95% CI", fontsize=8)
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.stem}.tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    os.replace(tmp, path)

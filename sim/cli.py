@@ -44,6 +44,18 @@ def _parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="check scenario files without running them")
     v.add_argument("files", nargs="+")
 
+    c = sub.add_parser("calibrate", help="fit a baseline's free parameters to cited targets")
+    c.add_argument("targets", help="calibration/targets/<area>.yaml")
+    c.add_argument("--reps", type=_positive, help="replications per point (default: file)")
+    c.add_argument("--workers", type=_positive, default=1, help="processes (default 1)")
+    c.add_argument("--max-evaluations", type=_positive, help="search budget (default: file)")
+    c.add_argument("--check-reps", type=_positive, default=20,
+                   help="replications for the final check of every target (default 20)")
+    c.add_argument("--fresh", action="store_true",
+                   help="forget cached evaluations (by default a rerun resumes)")
+    c.add_argument("--out", help="folder for the fit (default calibration/fitted)")
+    c.add_argument("--quiet", action="store_true", help="no progress")
+
     s = sub.add_parser("schema", help="print the JSON Schema of scenario files")
     s.add_argument("--out", help="write to this file instead of standard output")
     return ap
@@ -84,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         return _validate(args.files)
     if args.command == "schema":
         return _schema(args.out)
+    if args.command == "calibrate":
+        return _calibrate(args)
     return _run(args)
 
 
@@ -181,3 +195,49 @@ def _summary_text(summary: pd.DataFrame, everything: bool = False) -> str:
               if not math.isnan(row["ci_low"]) else "- (one replication)")
         lines.append(f"{row['label']:<{width}}  {_fmt(row['mean'], row['unit']):>12}  {ci}")
     return "\n".join(lines)
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    import time
+
+    from .calibrate import calibrate, check_fit, load_targets, write_fit
+    from .scenario import ScenarioError
+
+    try:
+        load_targets(args.targets)
+    except ScenarioError as exc:
+        return _error(exc.message())
+    t0 = time.perf_counter()
+
+    def progress(done: int, budget: int, best: float) -> None:
+        if not args.quiet:
+            print(f"calibrate: {done}/{budget} evaluations, best loss {best:.4g}, "
+                  f"{time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
+
+    try:
+        fit = calibrate(args.targets, reps=args.reps, workers=args.workers,
+                        max_evaluations=args.max_evaluations, fresh=args.fresh,
+                        progress=progress, out_dir=args.out)
+    except KeyboardInterrupt:
+        print("calibrate: stopped; every finished evaluation is cached, run the same "
+              "command again to resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if fit["replayed"]:
+        print(f"calibrate: resumed, {fit['replayed']} evaluations replayed from the cache",
+              file=sys.stderr)
+    rows = check_fit(fit["scenario"], fit["targets"], fit["parameters"], args.check_reps)
+    fit["reps"] = args.check_reps
+    paths = write_fit(fit, rows, fit["out_dir"])
+    for name, value in fit["parameters"].items():
+        print(f"{name} = {value:.6g}")
+    for held in (False, True):
+        part = [r for r in rows if r["held_out"] is held]
+        print(f"{'held-out' if held else 'fitted'} targets within tolerance: "
+              f"{sum(r['within'] for r in part)}/{len(part)}")
+        for r in part:
+            mark = "ok " if r["within"] else "MISS"
+            print(f"  {mark} {r['name']:<36} reported {r['target']:<10.4g} "
+                  f"simulated {r['simulated']:<10.4g} ({r['scaled_error']:+.2f} tol)")
+    print(f"loss {fit['loss']:.4g} after {fit['evaluations']} evaluations in "
+          f"{fit['seconds']:.0f} s; wrote {paths['yaml']}, {paths['md']}, {paths['png']}")
+    return 0

@@ -607,6 +607,25 @@ def _assign(raw: dict[str, Any], dotted: str, value: Any, policy_index: int) -> 
             node = node[idx]
 
 
+def set_parameter(raw: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set a dotted-path parameter in raw scenario data (the path must exist).
+
+    Setting one share of a review's ``probabilities`` (say ``planned_exit``) gives the
+    difference to ``continue``, so the shares still sum to 1.
+
+    :raises PolicyError: (with index -1) when the path does not exist.
+    """
+    _assign(raw, dotted, value, policy_index=-1)
+    parts = dotted.split(".")
+    if len(parts) >= 2 and parts[-2] == "probabilities" and parts[-1] != "continue":
+        node: Any = raw
+        for part in parts[:-1]:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        if "continue" in node:
+            node["continue"] = 0.0
+            node["continue"] = max(0.0, 1.0 - sum(node.values()))
+
+
 # --------------------------------------------------------------------------- errors
 
 
@@ -925,9 +944,10 @@ def _load_tree(path: Path, stack: tuple[Path, ...]) -> tuple[dict[str, Any], Lin
     shown = _display(path)
     data, lines = _read_yaml(path, shown)
     parent = data.pop("extends", None)
+    fitted = data.pop("fitted", None)
     data.pop("$schema", None)
     if parent is None:
-        return data, lines
+        return _apply_fitted(path, shown, data, lines, fitted)
     line = lines.get(("extends",), (shown, None))[1]
     if not isinstance(parent, str) or not parent.strip():
         raise ScenarioError([(shown, line, "extends", f"expected a file name, got {parent!r}")])
@@ -948,7 +968,36 @@ def _load_tree(path: Path, stack: tuple[Path, ...]) -> tuple[dict[str, Any], Lin
     merged = _merge(base, base_lines, data, lines)
     if root is not None:
         base_lines[()] = root
-    return merged, base_lines
+    return _apply_fitted(path, shown, merged, base_lines, fitted)
+
+
+def _apply_fitted(path: Path, shown: str, data: dict[str, Any], lines: Lines,
+                  fitted: Any) -> tuple[dict[str, Any], Lines]:
+    """Apply ``fitted: FILE``: the dotted-path ``parameters`` of a calibration result,
+    set after everything else in the file (so fitted values win)."""
+    if fitted is None:
+        return data, lines
+    line = lines.pop(("fitted",), (shown, None))[1]
+    if not isinstance(fitted, str) or not fitted.strip():
+        raise ScenarioError([(shown, line, "fitted", f"expected a file name, got {fitted!r}")])
+    target = (path.parent / fitted).resolve()
+    if not target.is_file():
+        raise ScenarioError([(shown, line, "fitted", f"file not found: {fitted}")])
+    fdata, flines = _read_yaml(target, _display(target))
+    params = fdata.get("parameters")
+    if not isinstance(params, dict) or not params:
+        raise ScenarioError([(_display(target), None, "parameters",
+                              "expected a mapping of dotted parameter paths to values")])
+    data = copy.deepcopy(data)
+    for key, value in params.items():
+        try:
+            set_parameter(data, key, value)
+        except PolicyError as exc:
+            f, ln = flines.get(("parameters", key), (_display(target), None))
+            raise ScenarioError([(f, ln, f"parameters.{key}", str(exc.error))]) from None
+        loc = tuple(int(p) if p.isdigit() else p for p in key.split("."))
+        lines[loc] = flines.get(("parameters", key), (_display(target), None))
+    return data, lines
 
 
 def parse_scenario(data: Mapping[str, Any], lines: Lines | None = None,
