@@ -374,10 +374,7 @@ class Model:
         self._set_state(person, TRIAGE_WAIT)
         ev = self.triage.request()
         if ev is not None:
-            outcome = yield from self._wait(person, ev, 0.0)
-            if outcome != "ok":
-                self.triage.cancel(ev)
-                return self._left_waiting(person, ep, outcome)
+            yield ev  # a week or two at most: deaths in this short wait are not modelled
         ep.triage_day = env.now
         self.monitor.cost("triage", env.now, env.now, self.p.triage.cost_per_assessment_gbp)
         if person.rng.random() < self.p.triage.triaged_only:

@@ -34,6 +34,10 @@ STATE_NAMES = (
 )
 """Where a person can be. Every person is in exactly one of these at every moment."""
 
+DYNAMIC_ATTRIBUTES = frozenset({"previously_treated", "source", "ost_setting",
+                                "ost_formulation"})
+"""Attributes that change during a life; multipliers keyed on them are never cached."""
+
 USING_STATES = frozenset({COMMUNITY, TRIAGE_WAIT, KEYWORKER_WAIT, IN_TREATMENT})
 """States counted in the prevalence of problem drug use."""
 
@@ -73,21 +77,27 @@ class Person:
         self.cache: dict[int, float] = {}  # id(multiplier table) -> factor for this person
 
     def set_attr(self, name: str, level: str | None) -> None:
-        """Change an attribute (``None`` removes it) and forget cached multipliers."""
+        """Change one of the :data:`DYNAMIC_ATTRIBUTES` (``None`` removes it)."""
         if level is None:
             self.attrs.pop(name, None)
         else:
             self.attrs[name] = level
-        self.cache.clear()
 
     def factor(self, table: dict[str, dict[str, float]]) -> float:
-        """This person's multiplier from ``table`` (cached until an attribute changes)."""
+        """This person's multiplier from ``table``.
+
+        Tables keyed only on fixed attributes are cached (by table identity) for the
+        person's life; tables keyed on a dynamic attribute are computed each time.
+        """
         if not table:
             return 1.0
         key = id(table)
         value = self.cache.get(key)
         if value is None:
-            value = self.cache[key] = multiplier(table, self.attrs)
+            value = multiplier(table, self.attrs)
+            if not DYNAMIC_ATTRIBUTES.isdisjoint(table):
+                return value
+            self.cache[key] = value
         return value
 
 
