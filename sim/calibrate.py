@@ -406,10 +406,18 @@ def calibrate(targets_path: str | Path, reps: int | None = None, workers: int = 
         if pool:
             pool.shutdown()
     best = dict(zip(names, map(float, result.x), strict=True))
+    at_best = cache.points.get(cache.key(result.x))
+    search_means = {}
+    if isinstance(at_best, dict):
+        for m, vals in at_best.items():
+            ok = [v for v in vals if not math.isnan(v)]
+            search_means[m] = sum(ok) / len(ok) if ok else math.nan
     return {
+        "search_means": search_means,
         "targets": targets, "scenario": scenario, "path": path, "parameters": best,
         "loss": float(result.fun), "evaluations": state["evals"],
         "replayed": cache.replayed, "seconds": time.perf_counter() - t0, "reps": reps,
+        "search_reps": reps,
         "out_dir": out,
     }
 
@@ -465,7 +473,7 @@ def write_fit(fit: dict[str, Any], rows: list[dict[str, Any]], out_dir: Path) ->
     doc = {
         "area": area,
         "targets_file": f"calibration/targets/{area}.yaml",
-        "parameters": {k: float(f"{v:.6g}") for k, v in fit["parameters"].items()},
+        "parameters": {k: float(v) for k, v in fit["parameters"].items()},
         "loss": round(fit["loss"], 6),
         "seed": targets.seed,
         "reps": fit["reps"],
@@ -475,6 +483,14 @@ def write_fit(fit: dict[str, Any], rows: list[dict[str, Any]], out_dir: Path) ->
         "treatsim_version": __version__,
         "fitted_within_tolerance": f"{sum(r['within'] for r in fitted_rows)}/{len(fitted_rows)}",
         "held_out_within_tolerance": f"{sum(r['within'] for r in held)}/{len(held)}",
+        "search_reps": targets.reps if fit.get("search_reps") is None else fit["search_reps"],
+        "targets": [
+            {"name": r["name"], "metric": r["metric"], "held_out": r["held_out"],
+             "reported": r["target"], "tolerance": r["tolerance"],
+             "simulated": float(f"{r['simulated']:.6g}"), "within": r["within"],
+             "search_mean": float(fit["search_means"].get(r["metric"], math.nan))}
+            for r in rows
+        ],
     }
     paths = {"yaml": out_dir / f"{area}.yaml", "md": out_dir / f"{area}_fit.md",
              "png": out_dir / f"{area}_fit.png"}

@@ -1,0 +1,45 @@
+"""Regression: each area's fitted baseline still reproduces its calibration.
+
+The baseline (``scenarios/<area>.yaml``, with its ``fitted:`` parameters) is run on the
+same common-random-number replications the search used. The result must equal what the
+fit recorded (any change to the model shows up here), and every fitted target that the
+fit put within tolerance must still be within it.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sim.calibrate import load_targets, simulate_point
+
+ROOT = Path(__file__).resolve().parents[1]
+AREAS = ["middlesbrough", "hampshire", "gateshead", "rotherham", "east_sussex"]
+
+
+@pytest.mark.parametrize("area", AREAS)
+def test_fitted_baseline_reproduces_its_targets(area):
+    targets, scenario, _ = load_targets(ROOT / "calibration" / "targets" / f"{area}.yaml")
+    fit = yaml.safe_load((ROOT / "calibration" / "fitted" / f"{area}.yaml").read_text())
+    baseline = (ROOT / "scenarios" / f"{area}.yaml").read_text()
+    assert f"fitted: ../calibration/fitted/{area}.yaml" in baseline
+    raw = scenario.model_dump(by_alias=True)
+    for path, value in fit["parameters"].items():
+        node = raw
+        for part in path.split("."):
+            node = node[part]
+        assert node == pytest.approx(value, rel=1e-12), path  # the baseline uses the fit
+    metrics = sorted({t["metric"] for t in fit["targets"]})
+    per_rep = simulate_point(scenario, {}, metrics, targets.seed, fit["search_reps"])
+    mean = {m: sum(v) / len(v) for m, v in per_rep.items()}
+    for t in fit["targets"]:
+        if not math.isnan(t["search_mean"]):
+            assert mean[t["metric"]] == pytest.approx(t["search_mean"], rel=1e-9), t["name"]
+    headline = [t for t in fit["targets"] if not t["held_out"]
+                and abs(t["search_mean"] - t["reported"]) <= t["tolerance"]]
+    assert len(headline) >= 0.9 * sum(not t["held_out"] for t in fit["targets"])
+    for t in headline:
+        assert abs(mean[t["metric"]] - t["reported"]) <= t["tolerance"], t["name"]
