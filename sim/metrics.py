@@ -28,6 +28,7 @@ SIX_MONTHS = 183.0
 FOUR_WEEKS = 28.0
 THREE_WEEKS = 21.0
 OPIATE = ("opiate", "opiate_crack")
+OCU = ("opiate", "opiate_crack", "crack")  # opiate and/or crack users
 COST_SERVICES = (
     "keyworkers", "triage", "ost", "psychosocial", "hat_fixed", "hat_medicine", "detox",
     "detox_inpatient", "rehab",
@@ -53,6 +54,18 @@ METRICS: dict[str, dict[str, str]] = {
                            "people with problem drug use not in treatment at any time in the year"),
     "treatment_naive_end": _m("Treatment-naive", "people",
                               "people using at year end who have never been in treatment"),
+    "prevalence_ocu": _m("Opiate/crack users", "people",
+                         "distinct opiate and/or crack users (OCU) using at any time in the "
+                         "year"),
+    "in_treatment_during_ocu": _m("OCU in treatment (during year)", "people",
+                                  "distinct opiate and/or crack users in treatment in the year"),
+    "penetration_ocu": _m("OCU penetration", "share",
+                          "OCU in treatment during the year / OCU prevalence"),
+    "not_in_treatment_ocu": _m("OCU not in treatment", "people",
+                               "opiate and/or crack users not in treatment at any time in the "
+                               "year"),
+    "treatment_naive_ocu_end": _m("OCU treatment-naive", "people",
+                                  "opiate and/or crack users at year end never in treatment"),
     "new_presentations": _m("New presentations", "people",
                             "assessments (triage) completed in the year, including triaged only"),
     "treatment_starts": _m("Treatment starts", "episodes", "episodes starting treatment"),
@@ -111,6 +124,8 @@ METRICS: dict[str, dict[str, str]] = {
     "time_in_treatment_median_days": _m("Time in treatment (median)", "days",
                                         "current episode length, people in treatment at year "
                                         "end"),
+    "in_treatment_over_1y": _m("In treatment over 1 year", "people",
+                               "people in treatment at year end for over 365 days"),
     "in_treatment_over_1y_share": _m("In treatment over 1 year", "share",
                                      "people in treatment at year end for over 365 days"),
     "in_treatment_over_2y_share": _m("In treatment over 2 years", "share",
@@ -236,6 +251,12 @@ def _one_year(rec: Records, people: pd.DataFrame, treated: pd.DataFrame, snaps: 
     v["penetration"] = _share(n_tx, v["prevalence_during"])
     v["not_in_treatment"] = v["prevalence_during"] - n_tx
     v["treatment_naive_end"] = end_snap["treatment_naive"]
+    n_tx_ocu = overlap.loc[overlap["substance"].isin(OCU), "pid"].nunique()
+    v["prevalence_ocu"] = rec.during_year["using_ocu"][k]
+    v["in_treatment_during_ocu"] = n_tx_ocu
+    v["penetration_ocu"] = _share(n_tx_ocu, v["prevalence_ocu"])
+    v["not_in_treatment_ocu"] = v["prevalence_ocu"] - n_tx_ocu
+    v["treatment_naive_ocu_end"] = end_snap["treatment_naive_ocu"]
 
     pres = people[in_year("triage_day") & ~people["initial"]]
     v["new_presentations"] = len(pres)
@@ -285,6 +306,7 @@ def _one_year(rec: Records, people: pd.DataFrame, treated: pd.DataFrame, snaps: 
                       & (treated["exit_day"].isna() | (treated["exit_day"] >= y1))]
     length = y1 - current["start_day"]
     v["time_in_treatment_median_days"] = _quantile(length, 0.5)
+    v["in_treatment_over_1y"] = int((length > 365).sum())
     v["in_treatment_over_1y_share"] = _share((length > 365).sum(), len(length))
     v["in_treatment_over_2y_share"] = _share((length > 730).sum(), len(length))
 

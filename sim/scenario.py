@@ -453,6 +453,11 @@ class Relapse(Strict):
     sustained_recovery_days: Positive = Field(
         default=730.0, description="days without relapse after which a person counts as recovered"
     )
+    return_to_treatment: Probability = Field(
+        default=0.0,
+        description="share of relapses that come straight back to treatment (self-referral); "
+        "the rest return to the community and its referral hazards",
+    )
 
 
 CLOSABLE = ("hat", "rehab")

@@ -183,3 +183,16 @@ def test_opening_a_service_and_closing_rehab():
     after = segs[segs["pid"].isin(moved) & (segs["start"] == closed)]
     assert set(after["modality"]) == {"psychosocial"}
     assert model.audit() == []
+
+
+def test_relapses_that_return_straight_to_treatment_raise_re_presentation():
+    shares = []
+    for back in (0.0, 0.8):
+        sc = small({"relapse.return_to_treatment": back,
+                    "relapse.time_to_relapse": {"dist": "exponential", "mean_days": 200}})
+        yearly = sim.run(sc, reps=3, seed=2).summary.set_index("metric")
+        shares.append(yearly.loc["representation_share", "mean"])
+        people = sim.run(sc, reps=1, seed=2).people
+        direct = people[(people["source"] == "self") & people["previously_treated"]]
+        assert len(direct) > 0
+    assert shares[1] > shares[0] + 0.1, shares

@@ -62,7 +62,8 @@ class Monitor:
         self.transitions: list[tuple[float, int, str, str]] = []
         self.policy_log: list[tuple[float, str]] = []
         # distinct people in treatment / using during each model year (index = year)
-        self.during_year: dict[str, list[int]] = {"in_treatment": [0], "using": [0]}
+        self.during_year: dict[str, list[int]] = {"in_treatment": [0], "using": [0],
+                                                  "using_ocu": [0]}
 
     def move(self, old: int, new: int) -> None:
         """Record a person moving from state ``old`` to state ``new``."""

@@ -34,6 +34,7 @@ from .people import (
     IN_TREATMENT,
     KEYWORKER_WAIT,
     MOVED_AWAY,
+    OCU,
     RECOVERED,
     STATE_NAMES,
     TRIAGE_WAIT,
@@ -195,7 +196,10 @@ class Model:
         self.using.add(person)
         if person.use_year != self.year:
             person.use_year = self.year
-            self.monitor.during_year["using"][-1] += 1
+            during = self.monitor.during_year
+            during["using"][-1] += 1
+            if person.attrs["substance"] in OCU:
+                during["using_ocu"][-1] += 1
 
     def _death_rate(self, person: Person, base: float) -> float:
         """Per-day death hazard from ``base`` per 100 person-years, with multipliers."""
@@ -744,6 +748,10 @@ class Model:
             wait = min(step, t_rel, t_death, t_move)
             yield env.timeout(wait)
             if wait == t_rel:
+                back = rl.return_to_treatment
+                if back > 0 and rng.random() < back:
+                    person.set_attr("source", "self")
+                    return TRIAGE_WAIT  # straight back to treatment
                 self._set_state(person, COMMUNITY)
                 return COMMUNITY
             if wait == t_death:
@@ -856,7 +864,9 @@ class Model:
             "area_in_treatment": tx_area,
             "area_keyworker_waiting": kw_wait_area,
         }
-        snap["treatment_naive"] = sum(1 for person in self.using if not person.ever_treated)
+        naive = [person for person in self.using if not person.ever_treated]
+        snap["treatment_naive"] = len(naive)
+        snap["treatment_naive_ocu"] = sum(1 for person in naive if person.attrs["substance"] in OCU)
         for m in ("ost", "psychosocial", "hat", "detox", "detox_inpatient", "rehab"):
             snap[f"in_{m}"] = 0
         for person in self.in_treatment:
@@ -872,9 +882,12 @@ class Model:
         for person in self.in_treatment:
             person.tx_year = self.year
         mon.during_year["in_treatment"].append(len(self.in_treatment))
+        ocu = 0
         for person in self.using:
             person.use_year = self.year
+            ocu += person.attrs["substance"] in OCU
         mon.during_year["using"].append(len(self.using))
+        mon.during_year["using_ocu"].append(ocu)
 
     def finish(self) -> Records:
         """Close open segments and costs at the current time and return the records."""
