@@ -44,6 +44,22 @@ def _parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="check scenario files without running them")
     v.add_argument("files", nargs="+")
 
+    m = sub.add_parser("compare", help="compare scenarios on common random numbers")
+    m.add_argument("base", help="the baseline scenario")
+    m.add_argument("alternatives", nargs="+", help="what-if scenarios")
+    g = m.add_mutually_exclusive_group()
+    g.add_argument("--reps", type=_positive, help="replications (default: the base's)")
+    g.add_argument("--precision", type=_share,
+                   help="add replications until headline 95%% CI half-widths are within "
+                        "this share of their means, e.g. 0.05")
+    m.add_argument("--max-reps", type=_positive, default=100,
+                   help="cap on replications with --precision (default 100)")
+    m.add_argument("--seed", type=_non_negative, help="shared seed (default: the base's)")
+    m.add_argument("--workers", type=_positive, default=1)
+    m.add_argument("--report", help="write the HTML report to this file")
+    m.add_argument("--out", help="folder for the tables (default results/compare-BASE)")
+    m.add_argument("--quiet", action="store_true", help="no progress")
+
     c = sub.add_parser("calibrate", help="fit a baseline's free parameters to cited targets")
     c.add_argument("targets", help="calibration/targets/<area>.yaml")
     c.add_argument("--reps", type=_positive, help="replications per point (default: file)")
@@ -75,6 +91,17 @@ def _non_negative(text: str) -> int:
     return value
 
 
+def _share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number such as 0.05, got {text!r}") \
+            from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
+    return value
+
+
 def _int(text: str) -> int:
     try:
         return int(text)
@@ -98,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         return _schema(args.out)
     if args.command == "calibrate":
         return _calibrate(args)
+    if args.command == "compare":
+        return _compare(args)
     return _run(args)
 
 
@@ -241,3 +270,87 @@ def _calibrate(args: argparse.Namespace) -> int:
     print(f"loss {fit['loss']:.4g} after {fit['evaluations']} evaluations in "
           f"{fit['seconds']:.0f} s; wrote {paths['yaml']}, {paths['md']}, {paths['png']}")
     return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    import time
+
+    from .compare import compare
+    from .scenario import ScenarioError, load_scenario
+    from .store import write_comparison
+
+    scenarios, problems = [], []
+    for f in [args.base, *args.alternatives]:
+        try:
+            scenarios.append(load_scenario(f))
+        except ScenarioError as exc:
+            problems.append(exc.message())
+    if problems:
+        return _error("\n".join(problems))
+    names = [s.name for s in scenarios]
+    if len(set(names)) != len(names):
+        return _error(f"{args.base}: the scenarios to compare need different names, got "
+                      f"{', '.join(names)}")
+    t0 = time.perf_counter()
+
+    def progress(name: str, done: int, total: int) -> None:
+        if not args.quiet:
+            print(f"{name}: {done}/{total} replications", file=sys.stderr, flush=True)
+
+    try:
+        cmp = compare(scenarios[0], scenarios[1:], reps=args.reps, seed=args.seed,
+                      workers=args.workers, precision=args.precision,
+                      max_reps=args.max_reps, progress=progress)
+    except KeyboardInterrupt:
+        print("compare: interrupted before every scenario finished; nothing written",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    seconds = time.perf_counter() - t0
+    out = Path(args.out) if args.out else Path("results") / f"compare-{scenarios[0].name}"
+    write_comparison(cmp, out, sources=[args.base, *args.alternatives], seconds=seconds)
+    if args.report:
+        from .report import render
+
+        report = Path(args.report)
+        report.parent.mkdir(parents=True, exist_ok=True)
+        tmp = report.with_name(f".{report.name}.tmp")
+        tmp.write_text(render(cmp, seconds), encoding="utf-8")
+        os.replace(tmp, report)
+    print(_comparison_text(cmp))
+    for w in cmp.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    if cmp.precision_note:
+        print(cmp.precision_note)
+    done = f"; report {args.report}" if args.report else ""
+    print(f"{cmp.reps} replications per scenario, seed {cmp.seed}, {seconds:.0f} s; "
+          f"tables in {out}{done}")
+    return 0
+
+
+def _comparison_text(cmp: object) -> str:
+    """Headline metrics: each scenario's mean [95% CI] and each difference from the base."""
+    from .metrics import HEADLINE, METRICS
+
+    s = cmp.summary.set_index(["scenario", "metric"])  # type: ignore[attr-defined]
+    d = cmp.comparison.set_index(["scenario", "metric"])  # type: ignore[attr-defined]
+    names = [sc.name for sc in cmp.scenarios]  # type: ignore[attr-defined]
+    base = names[0]
+    lines = []
+    for metric in HEADLINE:
+        unit = METRICS[metric]["unit"]
+        lines.append(METRICS[metric]["label"])
+        for name in names:
+            if (name, metric) not in s.index:
+                continue
+            r = s.loc[(name, metric)]
+            text = (f"  {name:<28} {_fmt(r['mean'], unit):>12}  "
+                    f"[{_fmt(r['ci_low'], unit)} to {_fmt(r['ci_high'], unit)}]")
+            if name != base and (name, metric) in d.index:
+                q = d.loc[(name, metric)]
+                clear = q["ci_low"] > 0 or q["ci_high"] < 0
+                text += (f"   diff {_fmt(q['diff_mean'], unit)} "
+                         f"[{_fmt(q['ci_low'], unit)} to {_fmt(q['ci_high'], unit)}]"
+                         f"{' *' if clear else ''}")
+            lines.append(text)
+    lines.append("* the 95% CI of the paired difference excludes zero")
+    return "\n".join(lines)

@@ -55,10 +55,12 @@ class Results:
 
 
 def run(scenario: Scenario, reps: int | None = None, seed: int | None = None,
-        workers: int = 1, progress: Callable[[int, int], None] | None = None) -> Results:
+        workers: int = 1, progress: Callable[[int, int], None] | None = None,
+        first_rep: int = 0) -> Results:
     """Run ``reps`` replications of ``scenario`` (defaults from ``scenario.run``).
 
     :param workers: 1 runs serially in this process; more uses a process pool.
+    :param first_rep: number of the first replication (to add replications to a run).
     :param progress: called as ``progress(done, total)`` after each replication.
     :returns: :class:`Results`. If interrupted (Ctrl-C), the replications already
         finished are returned with ``complete=False`` instead of being lost.
@@ -69,13 +71,14 @@ def run(scenario: Scenario, reps: int | None = None, seed: int | None = None,
     done: dict[int, dict[str, Any]] = {}
     complete = True
     try:
+        numbers = list(range(first_rep, first_rep + reps))
         if workers <= 1:
-            for rep in range(reps):
+            for rep in numbers:
                 done[rep] = run_replication(scenario, seed, rep)
                 if progress:
                     progress(len(done), reps)
         else:
-            _run_pool(scenario, seed, reps, workers, done, progress)
+            _run_pool(scenario, seed, numbers, workers, done, progress)
     except KeyboardInterrupt:
         complete = False
         if not done:
@@ -83,12 +86,13 @@ def run(scenario: Scenario, reps: int | None = None, seed: int | None = None,
     return _collect(scenario, seed, done, time.perf_counter() - t0, complete)
 
 
-def _run_pool(scenario: Scenario, seed: int, reps: int, workers: int,
+def _run_pool(scenario: Scenario, seed: int, numbers: list[int], workers: int,
               done: dict[int, dict[str, Any]],
               progress: Callable[[int, int], None] | None) -> None:
+    reps = len(numbers)
     with ProcessPoolExecutor(max_workers=workers) as pool:
         futures: dict[Future[dict[str, Any]], int] = {
-            pool.submit(run_replication, scenario, seed, rep): rep for rep in range(reps)
+            pool.submit(run_replication, scenario, seed, rep): rep for rep in numbers
         }
         try:
             pending = set(futures)

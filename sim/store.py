@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from . import __version__
 from .runner import Results
 from .scenario import resolved_yaml
@@ -73,3 +75,36 @@ def _swap_into_place(tmp: Path, out: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(tmp, out)
+
+
+def write_comparison(cmp: Any, out: str | Path, sources: list[str], seconds: float) -> Path:
+    """Write a comparison's tables (summary, comparison, yearly, timeseries, people) and
+    ``run.json`` to ``out``, atomically."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        tables = {"summary": cmp.summary, "comparison": cmp.comparison,
+                  "yearly": cmp.yearly(), "timeseries": cmp.timeseries(),
+                  "people": pd.concat([r.people for r in cmp.results.values()],
+                                      ignore_index=True)}
+        for name, df in tables.items():
+            df.to_parquet(tmp / f"{name}.parquet", index=False)
+            df.to_csv(tmp / f"{name}.csv", index=False)
+        meta = {
+            "base": cmp.base, "scenarios": [s.name for s in cmp.scenarios],
+            "sources": sources,
+            "scenario_sha256": {s.name: scenario_hash(resolved_yaml(s)) for s in cmp.scenarios},
+            "seed": cmp.seed, "replications": cmp.reps, "warnings": cmp.warnings,
+            "precision": cmp.precision_note, "treatsim_version": __version__,
+            "python": platform.python_version(), "run_seconds": round(seconds, 3),
+            "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        for s in cmp.scenarios:
+            (tmp / f"scenario-{s.name}.yaml").write_text(resolved_yaml(s), encoding="utf-8")
+        (tmp / "run.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        _swap_into_place(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
