@@ -9,7 +9,9 @@ from helpers import small
 
 import sim
 from sim.compare import compare, mser_truncation
+from sim.model import Model
 from sim.stats import per_replication
+from sim.streams import Streams
 
 
 def _cap(staff: float) -> sim.Scenario:
@@ -76,11 +78,7 @@ def test_ending_hat_frees_its_fixed_cost_and_moves_every_patient():
     freed = d.loc[("hat_end", "cost_hat_fixed_gbp")]
     assert freed["diff_mean"] == pytest.approx(-250_000)  # the whole reporting year
     assert d.loc[("hat_end", "hat_patients_mean"), "ci_high"] < 0
-    people = cmp.results["hat_end"].people
-    for rep, grp in people.groupby("rep"):
-        from sim.model import Model
-        from sim.streams import Streams
-
+    for rep in cmp.results["hat_end"].reps:
         model = Model(end, Streams(5, rep))
         model.start()
         day = end.day_of(end.policies[0].date)
