@@ -244,8 +244,11 @@ def _trends(cmp: Comparison) -> str:
     for ax in flat[:3]:
         ax.axvspan(ax.get_xlim()[0], 0, color="#eee", zorder=0)
         ax.set_xlabel("years from the end of the warm-up (grey: warm-up)", fontsize=8)
+    from matplotlib.ticker import MaxNLocator
+
     for ax in flat[3:5]:
         ax.set_xlabel("reporting year", fontsize=8)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     flat[5].axis("off")
     flat[0].legend(fontsize=8)
     fig.tight_layout()
