@@ -73,9 +73,18 @@ class Target(_Strict):
     tolerance: float = Field(gt=0, description="absolute, in the metric's unit")
     tolerance_basis: str = Field(min_length=5, description="how the tolerance was set")
     period: str
+    year: int | None = Field(
+        default=None, ge=1,
+        description="the reporting year the figure describes (default: the mean over the "
+        "scenario's reporting years)")
     held_out: bool = False
     source: Source
     note: str = ""
+
+    @property
+    def key(self) -> str:
+        """What is simulated for it: ``metric`` or ``metric@year``."""
+        return self.metric if self.year is None else f"{self.metric}@{self.year}"
 
     @field_validator("metric")
     @classmethod
@@ -256,19 +265,26 @@ def current_values(scenario: Scenario, targets: Targets) -> list[float]:
     return out
 
 
-def simulate_point(scenario: Scenario, values: dict[str, float], metrics: list[str],
+def simulate_point(scenario: Scenario, values: dict[str, float], keys: list[str],
                    seed: int, reps: int) -> dict[str, list[float]]:
-    """Each metric's per-replication value (mean over reporting years) at ``values``,
-    on replications ``0..reps-1`` of ``seed`` (common random numbers for every point)."""
+    """Per-replication values at ``values`` of each key (``metric``: mean over the reporting
+    years; ``metric@year``: that reporting year), on replications ``0..reps-1`` of
+    ``seed`` (common random numbers for every point)."""
     from .runner import run_replication
 
     sc = apply_parameters(scenario, values)
-    out: dict[str, list[float]] = {m: [] for m in metrics}
+    out: dict[str, list[float]] = {k: [] for k in keys}
     for rep in range(reps):
         yearly = run_replication(sc, seed, rep)["yearly"]
         means = yearly.groupby("metric")["value"].mean()
-        for m in metrics:
-            out[m].append(float(means.get(m, math.nan)))
+        by_year = yearly.set_index(["metric", "year"])["value"]
+        for k in keys:
+            metric, _, year = k.partition("@")
+            if year:
+                v = by_year.get((metric, int(year)), math.nan)
+            else:
+                v = means.get(metric, math.nan)
+            out[k].append(float(v))
     return out
 
 
@@ -286,7 +302,7 @@ def loss_value(per_rep: dict[str, list[float]] | str, targets: list[Target]) -> 
         return 1e6
     total = 0.0
     for t in targets:
-        vals = [v for v in per_rep.get(t.metric, []) if not math.isnan(v)]
+        vals = [v for v in per_rep.get(t.key, []) if not math.isnan(v)]
         if not vals:
             total += 100.0
             continue
@@ -359,7 +375,7 @@ def calibrate(targets_path: str | Path, reps: int | None = None, workers: int = 
     reps = reps or targets.reps
     budget = max_evaluations or targets.max_evaluations
     fitted = targets.fitted()
-    metrics = sorted({t.metric for t in targets.targets})
+    metrics = sorted({t.key for t in targets.targets})
     names = [fp.path for fp in targets.free_parameters]
     bounds = [(fp.low, fp.high) for fp in targets.free_parameters]
     out = Path(out_dir) if out_dir else default_out_dir(path)
@@ -438,15 +454,16 @@ def check_fit(scenario: Scenario, targets: Targets, parameters: dict[str, float]
     """
     from .stats import t_interval
 
-    metrics = sorted({t.metric for t in targets.targets})
-    per_rep = simulate_point(scenario, parameters, metrics,
+    keys = sorted({t.key for t in targets.targets})
+    per_rep = simulate_point(scenario, parameters, keys,
                              targets.seed if seed is None else seed, reps)
     rows = []
     for t in targets.targets:
-        mean, _, lo, hi, n = t_interval(per_rep[t.metric])
+        mean, _, lo, hi, n = t_interval(per_rep[t.key])
         error = mean - t.value
         rows.append({
-            "name": t.name, "metric": t.metric, "period": t.period, "held_out": t.held_out,
+            "name": t.name, "metric": t.metric, "key": t.key, "period": t.period,
+            "held_out": t.held_out,
             "target": t.value, "tolerance": t.tolerance, "simulated": mean, "ci_low": lo,
             "ci_high": hi, "reps": n, "error": error,
             "scaled_error": error / t.tolerance if not math.isnan(mean) else math.nan,
@@ -485,10 +502,11 @@ def write_fit(fit: dict[str, Any], rows: list[dict[str, Any]], out_dir: Path) ->
         "held_out_within_tolerance": f"{sum(r['within'] for r in held)}/{len(held)}",
         "search_reps": targets.reps if fit.get("search_reps") is None else fit["search_reps"],
         "targets": [
-            {"name": r["name"], "metric": r["metric"], "held_out": r["held_out"],
+            {"name": r["name"], "metric": r["metric"], "key": r["key"],
+             "held_out": r["held_out"],
              "reported": r["target"], "tolerance": r["tolerance"],
              "simulated": float(f"{r['simulated']:.6g}"), "within": r["within"],
-             "search_mean": float(fit["search_means"].get(r["metric"], math.nan))}
+             "search_mean": float(fit["search_means"].get(r["key"], math.nan))}
             for r in rows
         ],
     }

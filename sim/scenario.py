@@ -333,6 +333,11 @@ class Review(Strict):
         ("continue", "planned_exit", "ost", "psychosocial", "hat", "detox", "rehab"), "review outcome"
     )
     planned_exit_multipliers: Multipliers = Field(default_factory=dict)
+    planned_exit_by_review: list[Annotated[float, Field(ge=0)]] = Field(
+        default_factory=list,
+        description="multipliers of the planned-exit share at the 1st, 2nd, ... review of "
+        "a stay in this modality; reviews after the list use the share as given",
+    )
 
 
 class OST(Strict):

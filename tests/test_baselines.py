@@ -32,14 +32,14 @@ def test_fitted_baseline_reproduces_its_targets(area):
         for part in path.split("."):
             node = node[part]
         assert node == pytest.approx(value, rel=1e-12), path  # the baseline uses the fit
-    metrics = sorted({t["metric"] for t in fit["targets"]})
-    per_rep = simulate_point(scenario, {}, metrics, targets.seed, fit["search_reps"])
-    mean = {m: sum(v) / len(v) for m, v in per_rep.items()}
+    keys = sorted({t["key"] for t in fit["targets"]})
+    per_rep = simulate_point(scenario, {}, keys, targets.seed, fit["search_reps"])
+    mean = {k: sum(v) / len(v) for k, v in per_rep.items()}
     for t in fit["targets"]:
         if not math.isnan(t["search_mean"]):
-            assert mean[t["metric"]] == pytest.approx(t["search_mean"], rel=1e-9), t["name"]
+            assert mean[t["key"]] == pytest.approx(t["search_mean"], rel=1e-9), t["name"]
     headline = [t for t in fit["targets"] if not t["held_out"]
                 and abs(t["search_mean"] - t["reported"]) <= t["tolerance"]]
     assert len(headline) >= 0.9 * sum(not t["held_out"] for t in fit["targets"])
     for t in headline:
-        assert abs(mean[t["metric"]] - t["reported"]) <= t["tolerance"], t["name"]
+        assert abs(mean[t["key"]] - t["reported"]) <= t["tolerance"], t["name"]

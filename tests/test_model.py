@@ -196,3 +196,14 @@ def test_relapses_that_return_straight_to_treatment_raise_re_presentation():
         direct = people[(people["source"] == "self") & people["previously_treated"]]
         assert len(direct) > 0
     assert shares[1] > shares[0] + 0.1, shares
+
+
+def test_planned_exits_can_depend_on_the_review_number():
+    """A high planned-exit share at the first two reviews empties short stays faster
+    and leaves the long-stay population (over 1 year) alone."""
+    early = {"modalities.psychosocial.review.planned_exit_by_review": [3.0, 2.0],
+             "modalities.ost.review.planned_exit_by_review": [4.0, 2.0]}
+    res = [sim.run(small(o), reps=4, seed=9).summary.set_index("metric")["mean"]
+           for o in ({}, early)]
+    assert res[1]["short_stay_exit_share"] > res[0]["short_stay_exit_share"] + 0.03
+    assert res[1]["planned_exit_share"] > res[0]["planned_exit_share"]

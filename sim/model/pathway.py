@@ -560,8 +560,9 @@ class Model:
                     return self._leave(person, ep, modality, "exit", "transferred")
                 t = next_review
                 budget -= dh
+                review_no = round(next_review / REVIEW_DAYS)
                 next_review += REVIEW_DAYS
-                outcome = self._review(person, spec, modality, caseload)
+                outcome = self._review(person, spec, caseload, review_no)
                 if outcome == "continue":
                     continue
                 if outcome == "planned_exit":
@@ -574,9 +575,11 @@ class Model:
         except Transition as tr_:
             return self._leave(person, ep, modality, "move", tr_.target, reason="transition")
 
-    def _review(self, person: Person, spec: Any, modality: str, caseload: float) -> str:
-        """Draw a review outcome; the planned-exit share is scaled by attribute and caseload
-        multipliers, other steps shrink only if needed, and ``continue`` takes the rest."""
+    def _review(self, person: Person, spec: Any, caseload: float, review_no: int) -> str:
+        """Draw the outcome of review ``review_no`` (1, 2, ...) of a stay.
+
+        The planned-exit share is scaled by attribute, caseload and review-number
+        multipliers; other steps shrink only if needed, and ``continue`` takes the rest."""
         probs = spec.review.probabilities
         branches = self._branches.get(id(probs))
         if branches is None:
@@ -588,6 +591,9 @@ class Model:
         kw = self.p.keyworkers.pressure
         m = person.factor(spec.review.planned_exit_multipliers) * interp(
             caseload, kw.caseload, kw.completion_multiplier)
+        by_review = spec.review.planned_exit_by_review
+        if review_no <= len(by_review):
+            m *= by_review[review_no - 1]
         planned = min(1.0, p_exit * m)
         u = person.rng.random()
         if u < planned:
