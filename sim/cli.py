@@ -301,6 +301,8 @@ def _compare(args: argparse.Namespace) -> int:
         cmp = compare(scenarios[0], scenarios[1:], reps=args.reps, seed=args.seed,
                       workers=args.workers, precision=args.precision,
                       max_reps=args.max_reps, progress=progress)
+    except ValueError as exc:
+        return _error(f"{args.base}: {exc}")
     except KeyboardInterrupt:
         print("compare: interrupted before every scenario finished; nothing written",
               file=sys.stderr)

@@ -97,6 +97,12 @@ def compare(base: Scenario, alternatives: list[Scenario], reps: int | None = Non
     names = [s.name for s in scenarios]
     if len(set(names)) != len(names):
         raise ValueError(f"scenario names must differ to be compared, got {names}")
+    for alt in alternatives:
+        for key in ("start_date", "warmup_years", "years", "follow_up_days"):
+            a, b = getattr(base.run, key), getattr(alt.run, key)
+            if a != b:
+                raise ValueError(f"{alt.name}: run.{key} is {b} but {base.name} has {a}; "
+                                 "compared scenarios must cover the same years")
     seed = base.run.seed if seed is None else seed
     n = reps or (10 if precision else base.run.replications)
     results: dict[str, Results] = {}

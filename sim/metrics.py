@@ -31,7 +31,7 @@ OPIATE = ("opiate", "opiate_crack")
 OCU = ("opiate", "opiate_crack", "crack")  # opiate and/or crack users
 COST_SERVICES = (
     "keyworkers", "triage", "ost", "psychosocial", "hat_fixed", "hat_medicine", "detox",
-    "detox_inpatient", "rehab",
+    "detox_inpatient", "rehab", "other",
 )
 EXIT_REASONS = ("completed", "dropped_out", "transferred", "died")
 

@@ -515,6 +515,11 @@ class Scenario(Strict):
     exits: Exits = Field(default_factory=Exits)
     mortality: Mortality = Field(default_factory=Mortality)
     relapse: Relapse
+    extra_costs_per_year_gbp: dict[str, NonNegative] = Field(
+        default_factory=dict,
+        description="other spending a year by name (e.g. a housing support service), "
+        "booked as cost_other_gbp",
+    )
     policies: list[Policy] = Field(default_factory=list)
 
     _phases: list[tuple[float, Scenario]] | None = PrivateAttr(default=None)
@@ -565,7 +570,10 @@ class Scenario(Strict):
             for i in order:
                 p = self.policies[i]
                 for key, value in p.set.items():
-                    _assign(raw, key, value, policy_index=i)
+                    try:
+                        set_parameter(raw, key, value)
+                    except PolicyError as exc:
+                        raise PolicyError(i, exc.error, key=key) from None
                 for name, flag in ((p.close, False), (p.open, True)):
                     if name:
                         raw["modalities"][name]["open"] = flag

@@ -823,6 +823,9 @@ class Model:
         if p.modalities.hat.open:
             self.monitor.cost("hat_fixed", start, now,
                               p.modalities.hat.fixed_cost_per_year_gbp * years)
+        other = sum(p.extra_costs_per_year_gbp.values())
+        if other:
+            self.monitor.cost("other", start, now, other * years)
         self._cost_mark = now
 
     def _snapshots(self) -> Any:
