@@ -366,10 +366,11 @@ def calibrate(targets_path: str | Path, reps: int | None = None, workers: int = 
     :returns: the fit: parameters, loss, evaluations, seconds, and the final check.
     """
     import time
-    from concurrent.futures import ProcessPoolExecutor
 
     import numpy as np
     from scipy.optimize import differential_evolution
+
+    from .parallel import imap_unordered
 
     targets, scenario, path = load_targets(targets_path)
     reps = reps or targets.reps
@@ -386,7 +387,6 @@ def calibrate(targets_path: str | Path, reps: int | None = None, workers: int = 
     maxiter = max(1, budget // pop - 1)
     state = {"evals": 0, "best": math.inf}
     t0 = time.perf_counter()
-    pool = ProcessPoolExecutor(max_workers=workers) if workers > 1 else None
 
     def evaluate_many(func: Any, xs: Any) -> list[float]:
         xs = [np.asarray(x, dtype=float) for x in xs]
@@ -401,8 +401,12 @@ def calibrate(targets_path: str | Path, reps: int | None = None, workers: int = 
                 todo.append(i)
         args = [(scenario, dict(zip(names, map(float, xs[i]), strict=True)), metrics,
                  targets.seed, reps) for i in todo]
-        outs = pool.map(_point_task, args) if pool else map(_point_task, args)
-        for i, res in zip(todo, outs, strict=True):
+        if workers > 1:
+            outs: Any = ((todo[k], res) for k, res in imap_unordered(_point_task, args,
+                                                                       workers))
+        else:
+            outs = zip(todo, map(_point_task, args), strict=True)
+        for i, res in outs:  # each point is cached as soon as it finishes
             cache.add(xs[i], res)
             results[i] = res
         losses = [loss_value(r, fitted) for r in results]
@@ -412,15 +416,12 @@ def calibrate(targets_path: str | Path, reps: int | None = None, workers: int = 
             progress(state["evals"], budget, state["best"])
         return losses
 
-    try:
-        result = differential_evolution(
-            lambda x: 0.0, bounds, seed=targets.seed, popsize=popsize, maxiter=maxiter,
-            init="latinhypercube", x0=current_values(scenario, targets), polish=False,
-            updating="deferred", workers=evaluate_many, tol=1e-3,
-        )
-    finally:
-        if pool:
-            pool.shutdown()
+    result = differential_evolution(
+        lambda x: 0.0, bounds, seed=targets.seed, popsize=popsize, maxiter=maxiter,
+        init="latinhypercube", x0=current_values(scenario, targets), polish=False,
+        updating="deferred", workers=evaluate_many, tol=1e-3,
+    )
+
     best = dict(zip(names, map(float, result.x), strict=True))
     at_best = cache.points.get(cache.key(result.x))
     search_means = {}

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +15,7 @@ import pandas as pd
 
 from .metrics import replication_tables
 from .model import simulate
+from .parallel import imap_unordered
 from .scenario import Scenario
 from .stats import summarise
 
@@ -89,23 +89,13 @@ def run(scenario: Scenario, reps: int | None = None, seed: int | None = None,
 def _run_pool(scenario: Scenario, seed: int, numbers: list[int], workers: int,
               done: dict[int, dict[str, Any]],
               progress: Callable[[int, int], None] | None) -> None:
-    reps = len(numbers)
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures: dict[Future[dict[str, Any]], int] = {
-            pool.submit(run_replication, scenario, seed, rep): rep for rep in numbers
-        }
-        try:
-            pending = set(futures)
-            while pending:
-                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in finished:
-                    done[futures[fut]] = fut.result()
-                    if progress:
-                        progress(len(done), reps)
-        except KeyboardInterrupt:
-            for fut in futures:
-                fut.cancel()
-            raise
+    def one(rep: int) -> dict[str, Any]:
+        return run_replication(scenario, seed, rep)
+
+    for index, tables in imap_unordered(one, numbers, workers):
+        done[numbers[index]] = tables
+        if progress:
+            progress(len(done), len(numbers))
 
 
 def _collect(scenario: Scenario, seed: int, done: dict[int, dict[str, Any]], seconds: float,
