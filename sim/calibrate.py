@@ -201,7 +201,7 @@ def load_targets(path: str | Path) -> tuple[Targets, Scenario, Path]:
     if not scenario_path.is_file():
         raise ScenarioError([(shown, line_of("scenario"), "scenario",
                               f"file not found: {targets.scenario}")])
-    scenario = load_scenario(scenario_path)
+    scenario = load_scenario(scenario_path, fitted=False)  # the search starts from the prior
     problems: list[tuple[str, int | None, str, str]] = []
     for i, fp in enumerate(targets.free_parameters):
         for bound in ("low", "high"):
@@ -513,6 +513,12 @@ def write_fit(fit: dict[str, Any], rows: list[dict[str, Any]], out_dir: Path) ->
     }
     paths = {"yaml": out_dir / f"{area}.yaml", "md": out_dir / f"{area}_fit.md",
              "png": out_dir / f"{area}_fit.png"}
+    if fit.get("replayed") and fit["replayed"] >= fit["evaluations"] and paths["yaml"].exists():
+        # every evaluation came from the cache: keep the search's own time and date
+        before = yaml.safe_load(paths["yaml"].read_text()) or {}
+        for key in ("search_seconds", "date"):
+            if key in before:
+                doc[key] = before[key]
     header = (f"# Fitted by `treatsim calibrate {doc['targets_file']}`; the baseline "
               f"scenarios/{area}.yaml uses these parameters through its `fitted:` key.\n")
     _atomic_write(paths["yaml"], header + yaml.safe_dump(doc, sort_keys=False))

@@ -958,14 +958,18 @@ def _display(path: Path) -> str:
         return str(path)
 
 
-def _load_tree(path: Path, stack: tuple[Path, ...]) -> tuple[dict[str, Any], Lines]:
+def _load_tree(path: Path, stack: tuple[Path, ...],
+               fitted: bool = True) -> tuple[dict[str, Any], Lines]:
     shown = _display(path)
     data, lines = _read_yaml(path, shown)
     parent = data.pop("extends", None)
-    fitted = data.pop("fitted", None)
+    fitted_file = data.pop("fitted", None) if fitted else None
+    data.pop("fitted", None)
+    if not fitted:
+        lines.pop(("fitted",), None)
     data.pop("$schema", None)
     if parent is None:
-        return _apply_fitted(path, shown, data, lines, fitted)
+        return _apply_fitted(path, shown, data, lines, fitted_file)
     line = lines.get(("extends",), (shown, None))[1]
     if not isinstance(parent, str) or not parent.strip():
         raise ScenarioError([(shown, line, "extends", f"expected a file name, got {parent!r}")])
@@ -979,14 +983,14 @@ def _load_tree(path: Path, stack: tuple[Path, ...]) -> tuple[dict[str, Any], Lin
         )
     if not target.is_file():
         raise ScenarioError([(shown, line, "extends", f"not a file: {_display(target)}")])
-    base, base_lines = _load_tree(target, (*stack, path.resolve()))
+    base, base_lines = _load_tree(target, (*stack, path.resolve()), fitted)
     lines.pop(("extends",), None)
     lines.pop(("$schema",), None)
     root = lines.pop((), None)
     merged = _merge(base, base_lines, data, lines)
     if root is not None:
         base_lines[()] = root
-    return _apply_fitted(path, shown, merged, base_lines, fitted)
+    return _apply_fitted(path, shown, merged, base_lines, fitted_file)
 
 
 def _apply_fitted(path: Path, shown: str, data: dict[str, Any], lines: Lines,
@@ -1176,13 +1180,15 @@ def validation_error(exc: ValidationError, data: Mapping[str, Any], lines: Lines
     return ScenarioError(problems)
 
 
-def load_scenario(path: str | Path) -> Scenario:
+def load_scenario(path: str | Path, fitted: bool = True) -> Scenario:
     """Load, merge (``extends``) and validate a scenario YAML file.
 
+    :param fitted: apply ``fitted:`` parameter files (``False`` gives the prior values a
+        calibration starts from).
     :raises ScenarioError: naming file, line and key of every problem found.
     """
     path = Path(path)
-    data, lines = _load_tree(path, ())
+    data, lines = _load_tree(path, (), fitted)
     return parse_scenario(data, lines, _display(path))
 
 
