@@ -15,6 +15,7 @@ import difflib
 import html
 import io
 import math
+import re
 from typing import Any
 
 import numpy as np
@@ -90,9 +91,10 @@ def _png(fig: Any) -> str:
 
 
 def _title(sc: Any) -> str:
-    text = (sc.description or sc.name).strip().split("\n")[0]
-    first = text.split(". ")[0].rstrip(".")
-    return first if len(first) < 140 else sc.name
+    """The scenario in a phrase: the first clause of its description (or its name)."""
+    text = " ".join((sc.description or sc.name).split())
+    first = re.split(r"(?<=[a-z0-9)])[.;:] ", text)[0].rstrip(".;:")
+    return first if len(first) <= 160 else sc.name
 
 
 def answer_sentences(cmp: Comparison) -> list[str]:
@@ -110,8 +112,8 @@ def answer_sentences(cmp: Comparison) -> list[str]:
             base = s.loc[(cmp.base, metric), "mean"]
             alt = s.loc[(sc.name, metric), "mean"]
             lo, hi = row["ci_low"], row["ci_high"]
-            if math.isnan(lo):
-                continue
+            if math.isnan(lo) or (lo == hi == row["diff_mean"] == 0):
+                continue  # no interval, or no change at all (e.g. no waits in either)
             ci = f"difference {fmt_diff(row['diff_mean'], unit)}, 95% CI {fmt_diff(lo, unit)} " \
                  f"to {fmt_diff(hi, unit)}"
             if lo > 0 or hi < 0:

@@ -39,6 +39,7 @@ def write_results(results: Results, out: str | Path, source: str | None = None) 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    tmp.chmod(0o755)  # mkdtemp makes it private; results are for sharing
     try:
         for name, df in results.tables().items():
             df.to_parquet(tmp / f"{name}.parquet", index=False)
@@ -83,6 +84,7 @@ def write_comparison(cmp: Any, out: str | Path, sources: list[str], seconds: flo
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    tmp.chmod(0o755)
     try:
         tables = {"summary": cmp.summary, "comparison": cmp.comparison,
                   "yearly": cmp.yearly(), "timeseries": cmp.timeseries(),
