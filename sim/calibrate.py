@@ -534,12 +534,9 @@ def _atomic_write(path: Path, text: str) -> None:
 
 
 def _fmt(x: float, metric: str) -> str:
-    unit = METRICS.get(metric, {}).get("unit", "")
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "-"
-    if unit == "share":
-        return f"{100 * x:.1f}%"
-    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.2f}"
+    from .metrics import format_value
+
+    return format_value(x, METRICS.get(metric, {}).get("unit", ""))
 
 
 def _fit_markdown(doc: dict[str, Any], rows: list[dict[str, Any]], targets: Targets) -> str:

@@ -198,15 +198,9 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _fmt(x: float, unit: str) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "-"
-    if unit == "share":
-        return f"{100 * x:.1f}%"
-    if unit == "GBP":
-        return f"£{x:,.0f}"
-    if abs(x) >= 100:
-        return f"{x:,.0f}"
-    return f"{x:.2f}"
+    from .metrics import format_value
+
+    return format_value(x, unit)
 
 
 def _summary_text(summary: pd.DataFrame, everything: bool = False) -> str:

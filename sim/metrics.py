@@ -14,6 +14,7 @@ identifiers, labels are for reports.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict
 from typing import Any
 
@@ -158,6 +159,20 @@ METRICS: dict[str, dict[str, str]] = {
                                   "total cost / successful completions"),
 }
 """Every yearly metric: name -> {label, unit, definition}."""
+
+def format_value(x: float | None, unit: str) -> str:
+    """A value for people to read: shares as %, money as £, days with one decimal,
+    counts without decimals; ``–`` when there is none."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    if unit == "share":
+        return f"{100 * x:.1f}%"
+    if unit == "GBP":
+        return f"£{x:,.0f}" if x >= 0 else f"−£{-x:,.0f}"
+    if unit == "days":
+        return f"{x:,.1f} days"
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:,.1f}"
+
 
 HEADLINE = (
     "in_treatment_during", "penetration", "new_presentations", "wait_treatment_median_days",

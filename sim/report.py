@@ -23,7 +23,7 @@ import pandas as pd
 
 from . import __version__
 from .compare import Comparison
-from .metrics import COST_SERVICES, HEADLINE, METRICS
+from .metrics import COST_SERVICES, HEADLINE, METRICS, format_value
 from .scenario import resolved_yaml
 from .stats import t_interval
 
@@ -49,17 +49,7 @@ MODEL_ASSUMPTIONS = (
 )
 
 
-def fmt(x: float, unit: str) -> str:
-    """A number for people: shares as %, money as £, counts without decimals."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "–"
-    if unit == "share":
-        return f"{100 * x:.1f}%"
-    if unit == "GBP":
-        return f"£{x:,.0f}"
-    if unit == "days":
-        return f"{x:,.1f} days"
-    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:,.1f}"
+fmt = format_value
 
 
 def fmt_diff(x: float, unit: str) -> str:

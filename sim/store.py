@@ -41,9 +41,7 @@ def write_results(results: Results, out: str | Path, source: str | None = None) 
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     tmp.chmod(0o755)  # mkdtemp makes it private; results are for sharing
     try:
-        for name, df in results.tables().items():
-            df.to_parquet(tmp / f"{name}.parquet", index=False)
-            df.to_csv(tmp / f"{name}.csv", index=False)
+        _write_tables(tmp, results.tables())
         text = resolved_yaml(results.scenario)
         (tmp / "scenario.yaml").write_text(text, encoding="utf-8")
         meta: dict[str, Any] = {
@@ -68,6 +66,13 @@ def write_results(results: Results, out: str | Path, source: str | None = None) 
     return out
 
 
+def _write_tables(folder: Path, tables: dict[str, pd.DataFrame]) -> None:
+    """Each table as Parquet (for analysis) and CSV (for spreadsheets)."""
+    for name, df in tables.items():
+        df.to_parquet(folder / f"{name}.parquet", index=False)
+        df.to_csv(folder / f"{name}.csv", index=False)
+
+
 def _swap_into_place(tmp: Path, out: Path) -> None:
     if out.exists():
         old = out.with_name(f".{out.name}.old-{os.getpid()}")
@@ -90,9 +95,7 @@ def write_comparison(cmp: Any, out: str | Path, sources: list[str], seconds: flo
                   "yearly": cmp.yearly(), "timeseries": cmp.timeseries(),
                   "people": pd.concat([r.people for r in cmp.results.values()],
                                       ignore_index=True)}
-        for name, df in tables.items():
-            df.to_parquet(tmp / f"{name}.parquet", index=False)
-            df.to_csv(tmp / f"{name}.csv", index=False)
+        _write_tables(tmp, tables)
         meta = {
             "base": cmp.base, "scenarios": [s.name for s in cmp.scenarios],
             "sources": sources,

@@ -48,13 +48,8 @@ def test_validate_accepts_the_example():
 
 def test_run_writes_tables_and_provenance(tmp_path):
     out_dir = tmp_path / "out"
-    small = tmp_path / "small.yaml"
-    small.write_text(
-        f"extends: {ROOT / 'scenarios' / 'example.yaml'}\n"
-        "population: {initial: {community: 200, in_treatment: 200}, incidence_per_year: 30}\n"
-        "keyworkers: {staff: 4}\n"
-        "run: {warmup_years: 1, years: 1}\n")
-    res = subprocess.run([sys.executable, "-m", "sim", "run", str(small), "--reps", "2",
+    res = subprocess.run([sys.executable, "-m", "sim", "run", str(_small_file(tmp_path)),
+                          "--reps", "2",
                           "--seed", "5", "--out", str(out_dir), "--quiet"], cwd=ROOT,
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
