@@ -32,7 +32,7 @@ def test_fitted_baseline_reproduces_its_targets(area):
     for path, value in fit["parameters"].items():
         node = raw
         for part in path.split("."):
-            node = node[part]
+            node = node[int(part)] if isinstance(node, list) else node[part]
         assert node == pytest.approx(value, rel=1e-12), path  # the baseline uses the fit
     keys = sorted({t["key"] for t in fit["targets"]})
     per_rep = simulate_point(scenario, {}, keys, targets.seed, fit["search_reps"])
