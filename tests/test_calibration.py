@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sim.calibrate import calibrate, check_fit, load_targets, write_fit
+from sim.calibrate import calibrate, check_fit, find_seeds, load_targets, write_fit
 from sim.scenario import ScenarioError, load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,6 +82,9 @@ def _bad_targets(tmp_path: Path, replace: tuple[str, str]) -> Path:
      "must be greater than 0"),
 ])
 def test_bad_targets_file_names_file_line_and_key(tmp_path, replace, line, key, message):
+    assert find_seeds(TOY.parent) is not None, (
+        "the source reports (shared/seeds beside the repository, or $TREATSIM_SEEDS) are "
+        "needed to check that quotes appear in them")
     bad = _bad_targets(tmp_path, replace)
     with pytest.raises(ScenarioError) as err:
         load_targets(bad)
