@@ -8,6 +8,7 @@ place in one rename, so an output folder is either the whole of a run or absent.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -15,6 +16,7 @@ import platform
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,10 +39,7 @@ def write_results(results: Results, out: str | Path, source: str | None = None) 
     :returns: the output folder.
     """
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    tmp.chmod(0o755)  # mkdtemp makes it private; results are for sharing
-    try:
+    with _staging(out) as tmp:
         _write_tables(tmp, results.tables())
         text = resolved_yaml(results.scenario)
         (tmp / "scenario.yaml").write_text(text, encoding="utf-8")
@@ -59,11 +58,22 @@ def write_results(results: Results, out: str | Path, source: str | None = None) 
             **results.meta,
         }
         (tmp / "run.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    return out
+
+
+@contextlib.contextmanager
+def _staging(out: Path) -> Iterator[Path]:
+    """A temporary sibling of ``out`` to write into; on success it replaces ``out`` in one
+    rename, on any failure (or interruption) it is removed and ``out`` is untouched."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    tmp.chmod(0o755)  # mkdtemp makes it private; results are for sharing
+    try:
+        yield tmp
         _swap_into_place(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return out
 
 
 def _write_tables(folder: Path, tables: dict[str, pd.DataFrame]) -> None:
@@ -87,10 +97,7 @@ def write_comparison(cmp: Any, out: str | Path, sources: list[str], seconds: flo
     """Write a comparison's tables (summary, comparison, yearly, timeseries, people) and
     ``run.json`` to ``out``, atomically."""
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    tmp.chmod(0o755)
-    try:
+    with _staging(out) as tmp:
         tables = {"summary": cmp.summary, "comparison": cmp.comparison,
                   "yearly": cmp.yearly(), "timeseries": cmp.timeseries(),
                   "people": pd.concat([r.people for r in cmp.results.values()],
@@ -108,8 +115,4 @@ def write_comparison(cmp: Any, out: str | Path, sources: list[str], seconds: flo
         for s in cmp.scenarios:
             (tmp / f"scenario-{s.name}.yaml").write_text(resolved_yaml(s), encoding="utf-8")
         (tmp / "run.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-        _swap_into_place(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out

@@ -106,3 +106,27 @@ def test_interrupted_run_keeps_finished_replications(tmp_path, sig):
     yearly = pd.read_parquet(out_dir / "yearly.parquet")
     assert sorted(yearly["rep"].unique()) == done
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_compare_command_writes_tables_and_report_and_refuses_mismatched_years(tmp_path):
+    base = _small_file(tmp_path)
+    alt = tmp_path / "alt.yaml"
+    alt.write_text(f"extends: {base}\nname: alt\nkeyworkers: {{mode: queue}}\n")
+    out, report = tmp_path / "cmp", tmp_path / "r" / "report.html"
+    res = subprocess.run([sys.executable, "-m", "sim", "compare", str(base), str(alt),
+                          "--reps", "2", "--out", str(out), "--report", str(report),
+                          "--quiet"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr
+    assert "diff" in res.stdout and "95% CI of the paired difference" in res.stdout
+    for name in ("summary", "comparison", "yearly", "timeseries", "people"):
+        assert (out / f"{name}.parquet").exists()
+    meta = json.loads((out / "run.json").read_text())
+    assert meta["scenarios"] == ["example", "alt"] and meta["replications"] == 2
+    assert '<section id="answer"' in report.read_text()
+    longer = tmp_path / "longer.yaml"
+    longer.write_text(f"extends: {base}\nname: longer\nrun: {{years: 2}}\n")
+    bad = subprocess.run([sys.executable, "-m", "sim", "compare", str(base), str(longer),
+                          "--out", str(tmp_path / "no")], cwd=ROOT, capture_output=True,
+                         text=True, timeout=600)
+    assert bad.returncode == 2 and "run.years" in bad.stderr
+    assert not (tmp_path / "no").exists()
