@@ -14,10 +14,14 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from . import __version__
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .compare import Comparison
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
@@ -323,13 +327,13 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
-def _comparison_text(cmp: object) -> str:
+def _comparison_text(cmp: Comparison) -> str:
     """Headline metrics: each scenario's mean [95% CI] and each difference from the base."""
     from .metrics import HEADLINE, METRICS
 
-    s = cmp.summary.set_index(["scenario", "metric"])  # type: ignore[attr-defined]
-    d = cmp.comparison.set_index(["scenario", "metric"])  # type: ignore[attr-defined]
-    names = [sc.name for sc in cmp.scenarios]  # type: ignore[attr-defined]
+    s = cmp.summary.set_index(["scenario", "metric"])
+    d = cmp.comparison.set_index(["scenario", "metric"])
+    names = [sc.name for sc in cmp.scenarios]
     base = names[0]
     lines = []
     for metric in HEADLINE:
