@@ -241,15 +241,6 @@ def load_targets(path: str | Path) -> tuple[Targets, Scenario, Path]:
     return targets, scenario, path
 
 
-def loss_terms(means: dict[str, float], targets: list[Target]) -> dict[str, float]:
-    """Each target's scaled error ``(simulated mean - value) / tolerance``."""
-    out = {}
-    for t in targets:
-        m = means.get(t.metric, math.nan)
-        out[t.name] = (m - t.value) / t.tolerance if not math.isnan(m) else math.inf
-    return out
-
-
 # --------------------------------------------------------------------------- search
 
 

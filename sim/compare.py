@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -171,24 +170,3 @@ def _worst_precision(results: dict[str, Results]) -> float:
                 continue
             worst = max(worst, (hi - lo) / 2 / abs(mean))
     return worst
-
-
-def headline_table(cmp: Comparison) -> pd.DataFrame:
-    """One row per headline metric: each scenario's mean and CI, and each alternative's
-    paired difference from the base with its CI."""
-    rows: list[dict[str, Any]] = []
-    s = cmp.summary.set_index(["scenario", "metric"])
-    d = cmp.comparison.set_index(["scenario", "metric"]) if len(cmp.comparison) else None
-    for metric in HEADLINE:
-        row: dict[str, Any] = {"metric": metric}
-        for sc in cmp.scenarios:
-            if (sc.name, metric) in s.index:
-                r = s.loc[(sc.name, metric)]
-                row[f"{sc.name}:mean"] = r["mean"]
-                row[f"{sc.name}:ci"] = (r["ci_low"], r["ci_high"])
-            if d is not None and sc.name != cmp.base and (sc.name, metric) in d.index:
-                r = d.loc[(sc.name, metric)]
-                row[f"{sc.name}:diff"] = r["diff_mean"]
-                row[f"{sc.name}:diff_ci"] = (r["ci_low"], r["ci_high"])
-        rows.append(row)
-    return pd.DataFrame(rows)

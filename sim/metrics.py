@@ -346,9 +346,7 @@ def _one_year(rec: Records, people: pd.DataFrame, treated: pd.DataFrame, snaps: 
     v["hat_patients_mean"] = area("area_hat") / YEAR
     v["rehab_residents_mean"] = area("area_rehab") / YEAR
     v["rehab_placements"] = _count_rehab(rec, y0, y1)
-    v["rehab_refused"] = int(people.loc[in_year("referral_day") | (
-        people["exit_day"].between(y0, y1, inclusive="left")), "path"].str.count(
-            "rehab_refused").sum())
+    v["rehab_refused"] = sum(1 for day in rec.rehab_refusals if y0 <= day < y1)
 
     costs = _costs_in_year(ledger, y0, y1)
     total = 0.0

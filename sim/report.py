@@ -18,7 +18,6 @@ import math
 import re
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from . import __version__
@@ -352,13 +351,3 @@ def render(cmp: Comparison, seconds: float = 0.0, title: str | None = None) -> s
             f"<h1>{html.escape(title)}</h1><p class=note>treatsim {__version__}, "
             f"{cmp.reps} replications per scenario on common random numbers, seed {cmp.seed}."
             f"</p>{body}{script}</body></html>")
-
-
-def reps_matrix(cmp: Comparison, metric: str) -> np.ndarray:
-    """Replication x scenario matrix of a metric (each replication's yearly mean)."""
-    from .stats import per_replication
-
-    reps = per_replication(cmp.yearly())
-    reps = reps[reps["metric"] == metric]
-    return reps.pivot(index="rep", columns="scenario", values="value")[
-        [s.name for s in cmp.scenarios]].to_numpy()

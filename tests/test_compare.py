@@ -103,3 +103,12 @@ def test_mser_finds_a_start_up_transient():
     cut = mser_truncation(series)
     assert 20 <= cut <= 40
     assert mser_truncation(rng.normal(0, 1, 150)) <= 15
+
+
+def test_replications_needed_follows_the_normal_approximation():
+    from sim.stats import replications_needed
+
+    values = [90.0, 110.0] * 5  # mean 100, sd 10.54
+    # (1.96 * 10.54 / (0.02 * 100))^2 = 106.7 -> 107; never fewer than already run
+    assert replications_needed(values, 0.02) == 107
+    assert replications_needed(values, 0.5) == 10

@@ -207,3 +207,17 @@ def test_planned_exits_can_depend_on_the_review_number():
            for o in ({}, early)]
     assert res[1]["short_stay_exit_share"] > res[0]["short_stay_exit_share"] + 0.03
     assert res[1]["planned_exit_share"] > res[0]["planned_exit_share"]
+
+
+def test_rehab_refusals_are_counted_in_the_year_they_happen():
+    sc = small({"modalities.rehab.budget_per_year_gbp": 5000,
+                "entry.non_opiate": {"psychosocial": 0.5, "rehab": 0.5}})
+    rec = simulate(sc, 3, 0)
+    yearly = replication_tables(rec, "r", 0, 3)["yearly"]
+    got = yearly[yearly["metric"] == "rehab_refused"].sort_values("year")["value"].tolist()
+    w = sc.run.warmup_years
+    expected = [sum(1 for d in rec.rehab_refusals if 365 * (w + k) <= d < 365 * (w + k + 1))
+                for k in range(sc.run.years)]
+    assert got == expected and sum(got) > 0
+    paths = replication_tables(rec, "r", 0, 3)["people"]["path"].str.count("rehab_refused")
+    assert paths.sum() == len(rec.rehab_refusals)  # each refusal also marks its episode

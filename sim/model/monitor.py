@@ -36,6 +36,7 @@ class Records:
     during_year: dict[str, list[int]]
     transitions: list[tuple[float, int, str, str]] = field(default_factory=list)
     policy_log: list[tuple[float, str]] = field(default_factory=list)
+    rehab_refusals: list[float] = field(default_factory=list)
     events: int = 0
     final_states: dict[str, int] = field(default_factory=dict)
 
@@ -61,6 +62,7 @@ class Monitor:
         # (day, pid, from_service, target) for every move forced by a closure
         self.transitions: list[tuple[float, int, str, str]] = []
         self.policy_log: list[tuple[float, str]] = []
+        self.rehab_refusals: list[float] = []  # days on which the budget refused a placement
         # distinct people in treatment / using during each model year (index = year)
         self.during_year: dict[str, list[int]] = {"in_treatment": [0], "using": [0],
                                                   "using_ocu": [0]}

@@ -25,7 +25,7 @@ import simpy
 
 from ..scenario import SOURCES, Scenario
 from ..streams import Streams
-from .monitor import MONTH_DAYS, YEAR_DAYS, Monitor, Records
+from .monitor import Monitor, Records
 from .people import (
     AFTER_TREATMENT,
     COMMUNITY,
@@ -279,8 +279,8 @@ class Model:
         self.keyworkers.force_acquire()
         self._mark_treatment(person)
         modality = draw_from(self.p.entry[a["substance"]], person.rng.random())
-        if modality in ("detox", "rehab"):
-            modality = "ost" if a["substance"] in ("opiate", "opiate_crack") else "psychosocial"
+        if modality in ("detox", "rehab"):  # carried in part-way: on maintenance instead
+            modality = self._fallback(person)
         if modality == "hat" and not self._hat_admit(person):
             modality = "ost"
         state = yield from self._treatment(person, ep, modality, elapsed)
@@ -672,6 +672,7 @@ class Model:
         duration = r.duration.sample(rng)
         cost = duration / 7.0 * r.price_per_week_gbp
         if not self.rehab_budget.fund(cost, force=funded):
+            self.monitor.rehab_refusals.append(self.env.now)
             ep.path[-1] = "rehab_refused"
             return "move", self._fallback(person)
         self.rehab_places.acquire()
@@ -925,6 +926,7 @@ class Model:
             snapshots=mon.snapshots,
             during_year=mon.during_year,
             transitions=mon.transitions,
+            rehab_refusals=mon.rehab_refusals,
             policy_log=mon.policy_log,
             events=_event_count(self.env),
             final_states={n: mon.counts[i] for i, n in enumerate(STATE_NAMES)},
@@ -977,4 +979,4 @@ def simulate(scenario: Scenario, seed: int, replication: int) -> Records:
     return Model(scenario, Streams(seed, replication)).run()
 
 
-__all__ = ["Model", "Records", "Transition", "simulate", "MONTH_DAYS", "YEAR_DAYS"]
+__all__ = ["Model", "Records", "Transition", "simulate"]

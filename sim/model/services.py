@@ -197,7 +197,6 @@ class RehabBudget:
         self.remaining = model.p.modalities.rehab.budget_per_year_gbp * (
             first_reset_day / 365.0 if first_reset_day > 0 else 1.0
         )
-        self.refused = 0
         env.process(self._years(first_reset_day))
 
     def fund(self, cost_gbp: float, force: bool = False) -> bool:
@@ -205,7 +204,6 @@ class RehabBudget:
         if force or cost_gbp <= self.remaining:
             self.remaining -= cost_gbp
             return True
-        self.refused += 1
         return False
 
     def adjust(self, old_budget: float, new_budget: float) -> None:
