@@ -25,7 +25,7 @@ from pydantic import (
     model_validator,
 )
 
-from .metrics import METRICS
+from .metrics import METRICS, key_values
 from .scenario import (
     PolicyError,
     Scenario,
@@ -266,16 +266,8 @@ def simulate_point(scenario: Scenario, values: dict[str, float], keys: list[str]
     sc = apply_parameters(scenario, values)
     out: dict[str, list[float]] = {k: [] for k in keys}
     for rep in range(reps):
-        yearly = run_replication(sc, seed, rep)["yearly"]
-        means = yearly.groupby("metric")["value"].mean()
-        by_year = yearly.set_index(["metric", "year"])["value"]
-        for k in keys:
-            metric, _, year = k.partition("@")
-            if year:
-                v = by_year.get((metric, int(year)), math.nan)
-            else:
-                v = means.get(metric, math.nan)
-            out[k].append(float(v))
+        for k, v in key_values(run_replication(sc, seed, rep)["yearly"], keys).items():
+            out[k].append(v)
     return out
 
 

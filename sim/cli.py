@@ -45,7 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--all", action="store_true", help="print every metric, not the headline")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    v = sub.add_parser("validate", help="check scenario files without running them")
+    v = sub.add_parser("validate", help="check scenario and sweep files without running them")
     v.add_argument("files", nargs="+")
 
     m = sub.add_parser("compare", help="compare scenarios on common random numbers")
@@ -76,8 +76,33 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--out", help="folder for the fit (default calibration/fitted)")
     c.add_argument("--quiet", action="store_true", help="no progress")
 
+    w = sub.add_parser("sweep", help="run a sweep file: a design of parameter points, "
+                       "replications of each, one table row per run")
+    w.add_argument("sweep", help="sweep YAML file (scenarios/sweeps/)")
+    ex = w.add_mutually_exclusive_group()
+    ex.add_argument("--workers", type=_positive, default=1,
+                    help="processes on this machine (default 1: run in this process)")
+    ex.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                    help="run on the Dask cluster with this scheduler (workers need treatsim "
+                         "installed)")
+    ex.add_argument("--dask-local", type=_positive, metavar="N",
+                    help="start a local Dask cluster of N worker processes and run on it")
+    w.add_argument("--out", help="sweep folder (default results/sweeps/<sweep name>)")
+    w.add_argument("--resume", action="store_true",
+                   help="continue the sweep in --out, skipping its finished runs")
+    w.add_argument("--quiet", action="store_true", help="no progress")
+
+    a = sub.add_parser("sensitivity", help="Sobol or Morris indices (or a grid's response) "
+                       "of a finished sweep, with tables and plots")
+    a.add_argument("results", help="the sweep's folder")
+    a.add_argument("--metrics", nargs="+", help="metrics to analyse (default: all kept)")
+    a.add_argument("--response", nargs="+", metavar="PARAMETER",
+                   help="one or two parameters for a grid's response plot")
+    a.add_argument("--out", help="folder for tables and plots (default RESULTS/sensitivity)")
+
     s = sub.add_parser("schema", help="print the JSON Schema of scenario files")
     s.add_argument("--out", help="write to this file instead of standard output")
+    s.add_argument("--sweep", action="store_true", help="the schema of sweep files instead")
     return ap
 
 
@@ -126,11 +151,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "validate":
         return _validate(args.files)
     if args.command == "schema":
-        return _schema(args.out)
+        return _schema(args.out, args.sweep)
     if args.command == "calibrate":
         return _calibrate(args)
     if args.command == "compare":
         return _compare(args)
+    if args.command == "sweep":
+        return _sweep(args)
+    if args.command == "sensitivity":
+        return _sensitivity(args)
     return _run(args)
 
 
@@ -145,6 +174,14 @@ def _validate(files: list[str]) -> int:
     status = 0
     for f in files:
         try:
+            if _is_sweep_file(f):
+                from .sweep import load_sweep
+
+                plan = load_sweep(f)
+                print(f"{f}: ok (sweep {plan.sweep.name}: {plan.sweep.design.method} design, "
+                      f"{plan.points} points x {plan.sweep.replications} replications = "
+                      f"{len(plan.runs())} runs of {plan.base.name})")
+                continue
             sc = load_scenario(f)
         except ScenarioError as exc:
             _error(exc.message())
@@ -155,10 +192,23 @@ def _validate(files: list[str]) -> int:
     return status
 
 
-def _schema(out: str | None) -> int:
-    from .scenario import json_schema
+def _is_sweep_file(path: str) -> bool:
+    """A sweep file has a top-level ``design``; anything unreadable is left to the
+    scenario loader to explain."""
+    import yaml
 
-    text = json.dumps(json_schema(), indent=2) + "\n"
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError, UnicodeDecodeError):
+        return False
+    return isinstance(data, dict) and "design" in data and "parameters" in data
+
+
+def _schema(out: str | None, sweep: bool = False) -> int:
+    from .scenario import json_schema
+    from .sweep import sweep_json_schema
+
+    text = json.dumps(sweep_json_schema() if sweep else json_schema(), indent=2) + "\n"
     if out:
         Path(out).write_text(text, encoding="utf-8")
     else:
@@ -354,3 +404,119 @@ def _comparison_text(cmp: Comparison) -> str:
             lines.append(text)
     lines.append("* the 95% CI of the paired difference excludes zero")
     return "\n".join(lines)
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    import time
+
+    from .parallel import WorkerError
+    from .scenario import ScenarioError
+    from .store import SweepStoreError
+    from .sweep import load_sweep, run_sweep
+
+    try:
+        plan = load_sweep(args.sweep)
+    except ScenarioError as exc:
+        return _error(exc.message())
+    if args.scheduler and not args.scheduler.startswith(("tcp://", "tls://", "inproc://",
+                                                         "ucx://", "ws://", "wss://")):
+        return _error(f"--scheduler: expected an address such as tcp://10.0.0.5:8786, got "
+                      f"{args.scheduler!r}")
+    out = Path(args.out) if args.out else Path("results") / "sweeps" / plan.sweep.name
+    show = _SweepProgress(plan.sweep.name, quiet=args.quiet)
+    t0 = time.perf_counter()
+    try:
+        outcome = run_sweep(plan, out, workers=args.workers, scheduler=args.scheduler,
+                            dask_local=args.dask_local, resume=args.resume, progress=show)
+    except SweepStoreError as exc:
+        return _error(str(exc))
+    except KeyboardInterrupt:
+        show.close()
+        from .store import finished_runs
+
+        done = len(finished_runs(out))
+        print(f"sweep: stopped; the {done} finished runs of {len(plan.runs())} are kept in "
+              f"{out}; run the same command with --resume to continue", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except (WorkerError, OSError, TimeoutError) as exc:
+        show.close()
+        print(f"sweep: stopped by an error; finished runs are kept in {out} (--resume "
+              f"continues)\n{exc}", file=sys.stderr)
+        return 1
+    show.close()
+    rate = outcome.runs_per_second
+    print(f"{plan.sweep.name}: {outcome.total} runs ({plan.points} points x "
+          f"{plan.sweep.replications} replications, {plan.sweep.design.method} design); "
+          f"{outcome.finished_now} run now in {time.perf_counter() - t0:.1f} s "
+          f"({rate:.2f} runs/s, {outcome.executor})"
+          + (f", {outcome.finished_before} already done" if outcome.finished_before else ""))
+    print(f"table: {out / 'runs'} (Parquet, one file per run) and {out / 'runs.csv'}; "
+          f"per-point means: {out / 'points.csv'}")
+    return 0
+
+
+class _SweepProgress:
+    """Progress of a sweep on standard error: a bar on a terminal, else a line every 5%
+    (or every 30 s), each with runs done and an estimate of the time left."""
+
+    def __init__(self, name: str, quiet: bool) -> None:
+        import time
+
+        self.name, self.quiet, self.bar = name, quiet, None
+        self.tty = sys.stderr.isatty() or bool(os.environ.get("TREATSIM_PROGRESS"))
+        self.last_print = time.monotonic()
+        self.last_done = -1
+
+    def __call__(self, done: int, total: int, seconds_left: float) -> None:
+        import time
+
+        if self.quiet:
+            return
+        if self.tty:
+            if self.bar is None:
+                from tqdm import tqdm
+
+                self.bar = tqdm(total=total, initial=done - 1, desc=self.name, unit="run",
+                                file=sys.stderr)
+            self.bar.update(done - self.bar.n)
+            return
+        step = max(1, total // 20)
+        now = time.monotonic()
+        if done == total or done // step != self.last_done // step or \
+                now - self.last_print > 30:
+            left = "" if math.isnan(seconds_left) else f", about {_duration(seconds_left)} left"
+            print(f"{self.name}: {done}/{total} runs ({100 * done / total:.0f}%){left}",
+                  file=sys.stderr, flush=True)
+            self.last_print = now
+        self.last_done = done
+
+    def close(self) -> None:
+        """End the bar, if there is one."""
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _sensitivity(args: argparse.Namespace) -> int:
+    from .sensitivity import SensitivityError, analyse, text_table, write_sensitivity
+    from .store import SweepStoreError
+
+    try:
+        result = analyse(args.results, metrics=args.metrics, response=args.response)
+    except (SensitivityError, SweepStoreError) as exc:
+        return _error(str(exc))
+    out = Path(args.out) if args.out else Path(args.results) / "sensitivity"
+    paths = write_sensitivity(result, out)
+    print(text_table(result))
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(f"\nwrote {len(paths)} files to {out}")
+    return 0

@@ -387,6 +387,20 @@ def timeseries_table(rec: Records) -> pd.DataFrame:
     return snaps[keep]
 
 
+def key_values(yearly: pd.DataFrame, keys: list[str]) -> dict[str, float]:
+    """Each key's value in one replication's ``yearly`` table: ``metric`` is the mean over
+    the reporting years, ``metric@year`` that reporting year (1 = the first); NaN where the
+    metric is undefined (say, a share of nobody). Values are in the metric's own unit."""
+    means = yearly.groupby("metric")["value"].mean()
+    by_year = yearly.set_index(["metric", "year"])["value"]
+    out = {}
+    for k in keys:
+        metric, _, year = k.partition("@")
+        v = by_year.get((metric, int(year)), math.nan) if year else means.get(metric, math.nan)
+        out[k] = float(v)
+    return out
+
+
 def replication_tables(rec: Records, scenario: str, rep: int, seed: int) -> dict[str, Any]:
     """All tables of one replication, each row tagged with scenario, rep and seed."""
     people = people_table(rec)

@@ -43,36 +43,54 @@ def _serve(conn: Connection, func: Callable[[Any], Any]) -> None:
             conn.send((index, False, traceback.format_exc()))
 
 
-def imap_unordered(func: Callable[[Any], Any], items: Iterable[Any],
-                   workers: int) -> Iterator[tuple[int, Any]]:
+def imap_unordered(func: Callable[[Any], Any], items: Iterable[Any], workers: int,
+                   retries: int = 1) -> Iterator[tuple[int, Any]]:
     """Yield ``(index, func(item))`` as each item finishes, on ``workers`` processes.
 
     ``func`` and everything it uses reach the workers by fork (nothing is pickled but
-    the items and results). If the caller stops early, or anything is raised (including
-    ``KeyboardInterrupt``), every worker is killed at once.
+    the items and results). A worker that dies mid-item (killed, out of memory) is
+    replaced and its item given to the new worker, up to ``retries`` times per item; an
+    item that raises is not retried. If the caller stops early, or anything is raised
+    (including ``KeyboardInterrupt``), every worker is killed at once.
     """
     todo = deque(enumerate(items))
     ctx = mp.get_context("fork")
     procs: list[Any] = []
-    active: dict[Connection, Any] = {}
+    active: dict[Connection, tuple[Any, tuple[int, Any]]] = {}  # conn -> (process, item)
+    failures: dict[int, int] = {}
+
+    def start(job: tuple[int, Any]) -> None:
+        parent, child = ctx.Pipe()
+        proc = ctx.Process(target=_serve, args=(child, func), daemon=True)
+        proc.start()
+        child.close()
+        procs.append(proc)
+        parent.send(job)
+        active[parent] = (proc, job)
+
     try:
         for _ in range(min(workers, len(todo))):
-            parent, child = ctx.Pipe()
-            proc = ctx.Process(target=_serve, args=(child, func), daemon=True)
-            proc.start()
-            child.close()
-            procs.append(proc)
-            parent.send(todo.popleft())
-            active[parent] = proc
+            start(todo.popleft())
         while active:
             for conn in wait(list(active)):
+                proc, job = active[conn]
                 try:
                     index, ok, value = conn.recv()
-                except EOFError:
-                    raise WorkerError("a worker process ended unexpectedly") from None
+                except EOFError:  # the worker died part-way through ``job``
+                    del active[conn]
+                    conn.close()
+                    proc.join()
+                    failures[job[0]] = failures.get(job[0], 0) + 1
+                    if failures[job[0]] > retries:
+                        raise WorkerError(
+                            f"item {job[0]} ended its worker process {failures[job[0]]} "
+                            f"times (exit code {proc.exitcode})") from None
+                    start(job)
+                    continue
                 if not ok:
                     raise WorkerError(value)
                 if todo:
+                    active[conn] = (proc, todo[0])
                     conn.send(todo.popleft())
                 else:
                     conn.send(None)

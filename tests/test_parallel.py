@@ -4,6 +4,7 @@ and no worker left behind when the caller stops early."""
 from __future__ import annotations
 
 import os
+import signal
 
 import pytest
 
@@ -39,3 +40,26 @@ def test_stopping_early_kills_the_workers():
     it.close()  # the caller stops: workers are killed and reaped
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+def test_a_killed_worker_is_replaced_and_its_item_rerun(tmp_path):
+    def dies_once_on_five(x: int) -> int:
+        marker = tmp_path / "killed"
+        if x == 5 and not marker.exists():
+            marker.write_text("")
+            os.kill(os.getpid(), signal.SIGKILL)
+        return x * x
+
+    got = list(imap_unordered(dies_once_on_five, range(12), workers=2))
+    assert sorted(i for i, _ in got) == list(range(12))  # each once: none lost, none twice
+    assert dict(got) == {i: i * i for i in range(12)}
+
+
+def test_an_item_that_always_kills_its_worker_stops_the_run():
+    def always_dies_on_two(x: int) -> int:
+        if x == 2:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return x
+
+    with pytest.raises(WorkerError, match="item 2 ended its worker process 2 times"):
+        list(imap_unordered(always_dies_on_two, range(6), workers=2, retries=1))

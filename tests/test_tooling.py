@@ -73,6 +73,15 @@ def test_committed_schema_is_current():
         "regenerate with: treatsim schema --out scenarios/schema.json")
 
 
+def test_committed_sweep_schema_is_current():
+    """scenarios/sweeps/schema.json matches the sweep file model."""
+    from sim.sweep import sweep_json_schema
+
+    committed = json.loads((ROOT / "scenarios" / "sweeps" / "schema.json").read_text())
+    assert committed == json.loads(json.dumps(sweep_json_schema())), (
+        "regenerate with: treatsim schema --sweep --out scenarios/sweeps/schema.json")
+
+
 def _small_file(tmp_path: Path) -> Path:
     small = tmp_path / "small.yaml"
     small.write_text(

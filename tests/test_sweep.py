@@ -1,0 +1,313 @@
+"""Sweeps: designs, the run table, executors that agree, and a store that survives
+interruption (real signals to a real process) and resumes without loss or duplication."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from helpers import ROOT, example_data, with_overrides
+
+from sim.runner import run_replication
+from sim.scenario import ScenarioError, resolved_yaml
+from sim.store import SweepStoreError, finished_runs, read_runs, scenario_hash
+from sim.sweep import Distribution, load_sweep, run_sweep, scenario_at
+
+SMALL = {
+    "population.initial.community": 250,
+    "population.initial.in_treatment": 250,
+    "population.incidence_per_year": 40,
+    "keyworkers.staff": 5,
+    "modalities.hat.places": 3,
+    "run.warmup_years": 1,
+    "run.years": 2,
+}
+METRICS = ["wait_treatment_mean_days", "caseload_mean", "cost_total_gbp@1",
+           "planned_exit_share"]
+
+
+def write_sweep(folder: Path, design: dict, parameters: list[dict], reps: int = 2,
+                name: str = "test_sweep", seed: int = 3) -> Path:
+    """A small scenario and a sweep file over it, in ``folder``; returns the sweep file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "small.yaml").write_text(
+        yaml.safe_dump(with_overrides(example_data(), SMALL), sort_keys=False))
+    sweep = {"name": name, "scenario": "small.yaml", "design": design,
+             "parameters": parameters, "replications": reps, "seed": seed, "metrics": METRICS}
+    path = folder / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(sweep, sort_keys=False))
+    return path
+
+
+GRID = ({"method": "grid"},
+        [{"path": "keyworkers.staff", "levels": [4, 6]},
+         {"path": "triage.capacity_per_week", "range": [5, 15], "points": 2}])
+
+
+# --------------------------------------------------------------------------- designs
+
+
+def test_grid_is_every_combination_of_exact_values(tmp_path):
+    plan = load_sweep(write_sweep(tmp_path, {"method": "grid"}, [
+        {"path": "keyworkers.staff", "levels": [4, 5, 6]},
+        {"path": "triage.capacity_per_week", "range": [5, 15], "points": 3}]))
+    assert plan.points == 9
+    assert {tuple(r) for r in plan.values} == {(a, b) for a in (4, 5, 6) for b in (5, 10, 15)}
+    assert plan.runs() == [(p, r) for p in range(9) for r in range(2)]
+
+
+def test_latin_hypercube_puts_one_point_in_each_stratum(tmp_path):
+    plan = load_sweep(write_sweep(tmp_path, {"method": "lhs", "samples": 20}, [
+        {"path": "keyworkers.staff", "range": [4, 6]},
+        {"path": "triage.capacity_per_week", "range": [5, 15]}]))
+    assert plan.values.shape == (20, 2)
+    for j in range(2):
+        strata = np.floor(plan.unit[:, j] * 20).astype(int)
+        assert sorted(strata) == list(range(20))
+    assert plan.values[:, 0].min() >= 4 and plan.values[:, 0].max() <= 6
+
+
+def test_sobol_and_morris_sizes_follow_saltelli_and_trajectories(tmp_path):
+    params = [{"path": "keyworkers.staff", "range": [4, 6]},
+              {"path": "triage.capacity_per_week", "range": [5, 15]},
+              {"path": "triage.triaged_only", "range": [0.02, 0.1]}]
+    sobol = load_sweep(write_sweep(tmp_path / "a", {"method": "sobol", "samples": 16}, params))
+    assert sobol.points == 16 * (3 + 2)
+    second = load_sweep(write_sweep(tmp_path / "b", {"method": "sobol", "samples": 16,
+                                                      "second_order": True}, params))
+    assert second.points == 16 * (2 * 3 + 2)
+    morris = load_sweep(write_sweep(tmp_path / "c", {"method": "morris", "samples": 5,
+                                                      "levels": 4}, params))
+    assert morris.points == 5 * (3 + 1)
+    for t in range(5):  # each step of a trajectory moves exactly one parameter
+        steps = np.diff(morris.unit[t * 4:(t + 1) * 4], axis=0)
+        assert ((np.abs(steps) > 1e-12).sum(axis=1) == 1).all()
+
+
+def test_levels_and_whole_numbers(tmp_path):
+    plan = load_sweep(write_sweep(tmp_path, {"method": "lhs", "samples": 30}, [
+        {"path": "keyworkers.caseload_cap", "range": [30, 50]},  # an integer in the schema
+        {"path": "keyworkers.staff", "levels": [4, 5, 6]}]))
+    assert np.array_equal(plan.values[:, 0], np.round(plan.values[:, 0]))
+    assert set(plan.values[:, 1]) == {4, 5, 6}
+    assert plan.base.keyworkers.caseload_cap == 40
+    assert isinstance(scenario_at(plan.base, plan.point_values(0)).keyworkers.caseload_cap, int)
+
+
+def test_distributions_have_the_declared_moments():
+    ln = Distribution(dist="lognormal", mean=10, sd=4).frozen()
+    assert ln.mean() == pytest.approx(10) and ln.std() == pytest.approx(4)
+    tri = Distribution(dist="triangular", low=1, mode=2, high=6).frozen()
+    assert tri.mean() == pytest.approx(3)
+    cut = Distribution(dist="normal", mean=5, sd=1, low=4, high=9)
+    assert cut.ppf(np.array([0.0]))[0] == pytest.approx(4)
+    free = Distribution(dist="normal", mean=5, sd=1)  # cut at its 0.1% and 99.9% points
+    assert np.isfinite(free.ppf(np.array([0.0, 1.0]))).all()
+
+
+# --------------------------------------------------------------------------- runs
+
+
+def test_rows_carry_parameters_seed_and_the_resolved_scenario_hash(tmp_path):
+    plan = load_sweep(write_sweep(tmp_path, *GRID))
+    run_sweep(plan, tmp_path / "out")
+    runs = read_runs(tmp_path / "out")
+    assert len(runs) == 8 and not runs.duplicated(["point", "rep"]).any()
+    for point in range(plan.points):
+        sc = scenario_at(plan.base, plan.point_values(point))
+        rows = runs[runs["point"] == point]
+        assert (rows["scenario_sha256"] == scenario_hash(resolved_yaml(sc))).all()
+        for name, value in plan.point_values(point).items():
+            assert (rows[name] == value).all()
+    assert (runs["seed"] == 3).all()
+    assert runs["scenario_sha256"].nunique() == plan.points
+    # a row is the replication itself: the same numbers as running it directly
+    row = runs.iloc[5]
+    sc = scenario_at(plan.base, plan.point_values(int(row["point"])))
+    yearly = run_replication(sc, 3, int(row["rep"]))["yearly"]
+    caseload = yearly[yearly["metric"] == "caseload_mean"]["value"].mean()
+    assert row["caseload_mean"] == caseload
+
+
+def test_serial_pool_and_dask_give_identical_tables(tmp_path):
+    from distributed import LocalCluster
+
+    plan = load_sweep(write_sweep(tmp_path, *GRID))
+    run_sweep(plan, tmp_path / "serial")
+    run_sweep(plan, tmp_path / "pool", workers=2)
+    run_sweep(plan, tmp_path / "dask_local", dask_local=2)
+    with LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
+        run_sweep(plan, tmp_path / "dask_address", scheduler=cluster.scheduler_address)
+    reference = read_runs(tmp_path / "serial")
+    assert len(reference) == 8
+    for other in ("pool", "dask_local", "dask_address"):
+        pd.testing.assert_frame_equal(read_runs(tmp_path / other), reference)
+        assert (tmp_path / other / "runs.csv").read_text() == \
+            (tmp_path / "serial" / "runs.csv").read_text()
+
+
+def test_points_table_summarises_replications(tmp_path):
+    plan = load_sweep(write_sweep(tmp_path, *GRID, reps=3))
+    run_sweep(plan, tmp_path / "out")
+    points = pd.read_parquet(tmp_path / "out" / "points.parquet")
+    runs = read_runs(tmp_path / "out")
+    assert len(points) == plan.points * len(METRICS)
+    row = points[(points["point"] == 2) & (points["metric"] == "caseload_mean")].iloc[0]
+    assert row["mean"] == pytest.approx(runs[runs["point"] == 2]["caseload_mean"].mean())
+    assert row["ci_low"] < row["mean"] < row["ci_high"] and row["n"] == 3
+
+
+# --------------------------------------------------------------------------- the store
+
+
+def test_a_folder_holding_a_sweep_needs_resume_and_the_same_sweep(tmp_path):
+    path = write_sweep(tmp_path, *GRID)
+    run_sweep(load_sweep(path), tmp_path / "out")
+    with pytest.raises(SweepStoreError, match="add --resume"):
+        run_sweep(load_sweep(path), tmp_path / "out")
+    changed = write_sweep(tmp_path, *GRID, seed=4)  # same file, another seed
+    with pytest.raises(SweepStoreError, match="holds a different sweep"):
+        run_sweep(load_sweep(changed), tmp_path / "out", resume=True)
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("mine")
+    with pytest.raises(SweepStoreError, match="not a sweep folder"):
+        run_sweep(load_sweep(changed), tmp_path / "other")
+
+
+def _cli(*args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "sim", *args], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+
+def _wait_for_runs(out: Path, n: int, proc: subprocess.Popen, timeout: float = 120) -> None:
+    t0 = time.monotonic()
+    while len(finished_runs(out)) < n:
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() - t0 < timeout, "the sweep did not start"
+        time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def long_sweep(tmp_path_factory):
+    """A 60-run grid sweep and its table run serially without interruption."""
+    folder = tmp_path_factory.mktemp("long")
+    path = write_sweep(folder, {"method": "grid"}, [
+        {"path": "keyworkers.staff", "levels": [3, 4, 5, 6, 7, 8]},
+        {"path": "triage.capacity_per_week", "range": [5, 15], "points": 5}], reps=2)
+    run_sweep(load_sweep(path), folder / "reference")
+    return path, read_runs(folder / "reference")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_interrupted_sweep_resumes_to_the_same_table(tmp_path, long_sweep, signum):
+    path, reference = long_sweep
+    out = tmp_path / "out"
+    proc = _cli("sweep", str(path), "--out", str(out), "--workers", "2", "--quiet")
+    _wait_for_runs(out, 6, proc)
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "--resume" in err
+    kept = finished_runs(out)
+    assert 6 <= len(kept) < 60  # stopped part-way, every finished run kept
+    assert not [f for f in (out / "runs").iterdir() if not f.name.endswith(".parquet")
+                or f.name.startswith(".")]  # no half-written file
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "incomplete" and manifest["sessions"][0]["stopped"]
+    assert not (out / "runs.csv").exists()
+    first = {f.name: f.stat().st_mtime_ns for f in (out / "runs").iterdir()}
+
+    proc = _cli("sweep", str(path), "--out", str(out), "--workers", "2", "--resume",
+                "--quiet")
+    stdout, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert f"{len(kept)} already done" in stdout
+    table = read_runs(out)
+    pd.testing.assert_frame_equal(table, reference)  # none missing, none duplicated
+    assert {f.name: f.stat().st_mtime_ns for f in (out / "runs").iterdir()
+            if f.name in first} == first  # finished runs were not run again
+    assert json.loads((out / "manifest.json").read_text())["status"] == "complete"
+
+
+def test_a_killed_worker_loses_nothing(tmp_path, long_sweep):
+    path, reference = long_sweep
+    out = tmp_path / "out"
+    proc = _cli("sweep", str(path), "--out", str(out), "--workers", "2", "--quiet")
+    _wait_for_runs(out, 6, proc)
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+    assert children, "no worker processes found"
+    os.kill(int(children[0]), signal.SIGKILL)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    pd.testing.assert_frame_equal(read_runs(out), reference)
+
+
+# --------------------------------------------------------------------------- bad input
+
+BAD = ROOT / "tests" / "data" / "bad_sweeps"
+EXPECTED = {
+    "bad_path.yaml": ":5: parameters[0].path: no parameter 'staf' in keyworkers (did you "
+                     "mean 'staff'?)",
+    "bad_policy_path.yaml": ":5: parameters[0].path: the scenario has 0 policies",
+    "distribution_in_grid.yaml": ":8: parameters[1].distribution: a grid needs levels",
+    "empty_levels.yaml": ":6: parameters[0].levels: levels is empty",
+    "empty_range.yaml": ":6: parameters[0].range: empty range: low 30 must be below high 30",
+    "grid_range_no_points.yaml": ":6: parameters[0].points: a grid over a range needs points",
+    "invalid_point.yaml": ":6: parameters[0].range: triage.triaged_only = 1.10507 gives an "
+                          "invalid scenario: triage.triaged_only: must be at most 1",
+    "metric_year.yaml": ":7: metrics[0]: the year after @ must be a reporting year, 1 to 5",
+    "missing_scenario.yaml": ":2: scenario: file not found",
+    "not_a_number.yaml": ":5: parameters[0].path: keyworkers.mode holds str 'pressure', not "
+                         "a number",
+    "range_one_value.yaml": ":6: parameters[0].range: a range is [low, high], got 1 value",
+    "run_setting.yaml": ":5: parameters[0].path: run settings",
+    "sobol_not_power_of_two.yaml": ":5: design.samples: a sobol design needs samples to be "
+                                   "a power of 2 (say 128), got 100",
+    "two_kinds.yaml": ":5: parameters[0]: give exactly one of range, levels or distribution",
+    "unknown_design.yaml": ":4: design.method: must be one of 'grid', 'lhs', 'sobol' or "
+                           "'morris', got 'sobel'",
+    "unknown_key.yaml": ":7: replicatons: unknown key (did you mean 'replications'?)",
+    "unknown_metric.yaml": ":9: metrics[1]: unknown metric 'wait_treatment_median' (did you "
+                           "mean 'wait_treatment_median_days'?)",
+}
+
+
+def test_every_bad_sweep_file_is_covered():
+    assert sorted(p.name for p in BAD.glob("*.yaml")) == sorted(EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_bad_sweep_file_names_file_line_and_key(name):
+    with pytest.raises(ScenarioError) as info:
+        load_sweep(BAD / name)
+    message = info.value.message()
+    assert f"bad_sweeps/{name}{EXPECTED[name]}" in message  # file:line: key: message
+
+
+def test_bad_sweep_file_exits_2_and_writes_nothing(tmp_path):
+    from sim.cli import main
+
+    for name in ("bad_path.yaml", "unknown_design.yaml", "empty_range.yaml"):
+        out = tmp_path / name
+        assert main(["sweep", str(BAD / name), "--out", str(out), "--quiet"]) == 2
+        assert not out.exists()
+        assert main(["validate", str(BAD / name)]) == 2
+
+
+def test_example_sweep_files_are_valid():
+    files = sorted((ROOT / "scenarios" / "sweeps").glob("*.yaml"))
+    assert len(files) >= 3
+    methods = {load_sweep(f).sweep.design.method for f in files}
+    assert {"grid", "sobol", "morris"} <= methods
