@@ -198,7 +198,8 @@ def _is_sweep_file(path: str) -> bool:
     import yaml
 
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        # BaseLoader reads every scalar as text: only the shape matters here
+        data = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=yaml.BaseLoader)
     except (OSError, yaml.YAMLError, UnicodeDecodeError):
         return False
     return isinstance(data, dict) and "design" in data and "parameters" in data

@@ -269,7 +269,10 @@ def read_sweep(out: str | Path) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFr
 def read_runs(out: str | Path) -> pd.DataFrame:
     """Every finished run of the sweep in ``out``, one row each, sorted by point and
     replication (an empty table if none has finished)."""
-    files = sorted(f for f in (Path(out) / "runs").iterdir() if _RUN_FILE.match(f.name))
+    runs_dir = Path(out) / "runs"
+    if not runs_dir.is_dir():
+        raise SweepStoreError(f"{out} is not a sweep folder (no runs/ in it)")
+    files = sorted(f for f in runs_dir.iterdir() if _RUN_FILE.match(f.name))
     if not files:
         return pd.DataFrame()
     df = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)

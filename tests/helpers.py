@@ -37,16 +37,26 @@ def scenario(overrides: dict[str, Any] | None = None, base: dict[str, Any] | Non
     return parse_scenario(with_overrides(base or example_data(), overrides or {}))
 
 
+SMALL = {
+    "population.initial.community": 250,
+    "population.initial.in_treatment": 250,
+    "population.incidence_per_year": 40,
+    "keyworkers.staff": 5,
+    "modalities.hat.places": 3,
+    "run.warmup_years": 1,
+    "run.years": 2,
+}
+"""The example at a quarter of its size and a short horizon: fast for tests."""
+
+
 def small(overrides: dict[str, Any] | None = None) -> Scenario:
-    """The example at a quarter of its size and a short horizon: fast for tests."""
-    o = {
-        "population.initial.community": 250,
-        "population.initial.in_treatment": 250,
-        "population.incidence_per_year": 40,
-        "keyworkers.staff": 5,
-        "modalities.hat.places": 3,
-        "run.warmup_years": 1,
-        "run.years": 2,
-    }
-    o.update(overrides or {})
-    return scenario(o)
+    """The example at a quarter of its size and a short horizon (``SMALL``)."""
+    return scenario({**SMALL, **(overrides or {})})
+
+
+def small_scenario_file(folder: Path) -> Path:
+    """Write the ``SMALL`` scenario to ``folder/small.yaml``; returns its path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "small.yaml"
+    path.write_text(yaml.safe_dump(with_overrides(example_data(), SMALL), sort_keys=False))
+    return path

@@ -15,22 +15,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from helpers import ROOT, example_data, with_overrides
+from helpers import ROOT, small_scenario_file
 
 from sim.runner import run_replication
 from sim.scenario import ScenarioError, resolved_yaml
 from sim.store import SweepStoreError, finished_runs, read_runs, scenario_hash
 from sim.sweep import Distribution, load_sweep, run_sweep, scenario_at
 
-SMALL = {
-    "population.initial.community": 250,
-    "population.initial.in_treatment": 250,
-    "population.incidence_per_year": 40,
-    "keyworkers.staff": 5,
-    "modalities.hat.places": 3,
-    "run.warmup_years": 1,
-    "run.years": 2,
-}
 METRICS = ["wait_treatment_mean_days", "caseload_mean", "cost_total_gbp@1",
            "planned_exit_share"]
 
@@ -38,9 +29,7 @@ METRICS = ["wait_treatment_mean_days", "caseload_mean", "cost_total_gbp@1",
 def write_sweep(folder: Path, design: dict, parameters: list[dict], reps: int = 2,
                 name: str = "test_sweep", seed: int = 3) -> Path:
     """A small scenario and a sweep file over it, in ``folder``; returns the sweep file."""
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "small.yaml").write_text(
-        yaml.safe_dump(with_overrides(example_data(), SMALL), sort_keys=False))
+    small_scenario_file(folder)
     sweep = {"name": name, "scenario": "small.yaml", "design": design,
              "parameters": parameters, "replications": reps, "seed": seed, "metrics": METRICS}
     path = folder / f"{name}.yaml"
@@ -311,3 +300,33 @@ def test_example_sweep_files_are_valid():
     assert len(files) >= 3
     methods = {load_sweep(f).sweep.design.method for f in files}
     assert {"grid", "sobol", "morris"} <= methods
+
+
+def test_readme_sweep_example_is_valid(tmp_path):
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## Sweeps and sensitivity"):]
+    start = section.index("```yaml") + len("```yaml")
+    spec = yaml.safe_load(section[start:section.index("```", start)])
+    spec["scenario"] = str(ROOT / "scenarios" / "sweeps" / spec["scenario"])
+    path = tmp_path / "readme.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    plan = load_sweep(path)
+    assert plan.points == 16
+
+
+def test_cli_sweep_then_sensitivity(tmp_path, capsys):
+    from sim.cli import main
+
+    path = write_sweep(tmp_path, *GRID)
+    out = tmp_path / "out"
+    assert main(["sweep", str(path), "--out", str(out), "--quiet"]) == 0
+    assert "8 runs (4 points x 2 replications, grid design)" in capsys.readouterr().out
+    assert main(["sensitivity", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "Caseload per keyworker" in printed
+    assert {"sensitivity.md", "response.csv", "response-caseload_mean.png"} <= \
+        {p.name for p in (out / "sensitivity").iterdir()}
+    next((out / "runs").glob("run-*.parquet")).unlink()
+    assert main(["sensitivity", str(out), "--out", str(tmp_path / "again")]) == 2
+    assert "7 of its 8 runs" in capsys.readouterr().err
+    assert not (tmp_path / "again").exists()
