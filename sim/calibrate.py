@@ -30,10 +30,9 @@ from .scenario import (
     PolicyError,
     Scenario,
     ScenarioError,
-    load_scenario,
-    load_yaml,
+    load_model_file,
+    load_referenced_scenario,
     set_parameter,
-    validation_error,
 )
 
 __all__ = ["Targets", "load_targets", "find_seeds"]
@@ -185,23 +184,9 @@ def load_targets(path: str | Path) -> tuple[Targets, Scenario, Path]:
     :raises ScenarioError: naming file, line and key of every problem.
     """
     path = Path(path)
-    data, lines, shown = load_yaml(path)
-    try:
-        targets = Targets.model_validate(data)
-    except ValidationError as exc:
-        raise validation_error(exc, data, lines, shown, Targets) from None
-
-    def line_of(*loc: Any) -> int | None:
-        for n in range(len(loc), -1, -1):
-            if loc[:n] in lines:
-                return lines[loc[:n]][1]
-        return None
-
-    scenario_path = (path.parent / targets.scenario).resolve()
-    if not scenario_path.is_file():
-        raise ScenarioError([(shown, line_of("scenario"), "scenario",
-                              f"file not found: {targets.scenario}")])
-    scenario = load_scenario(scenario_path, fitted=False)  # the search starts from the prior
+    targets, line_of, shown = load_model_file(path, Targets)
+    # the search starts from the prior, not from an earlier fit
+    scenario = load_referenced_scenario(path, targets.scenario, line_of, shown, fitted=False)
     problems: list[tuple[str, int | None, str, str]] = []
     for i, fp in enumerate(targets.free_parameters):
         for bound in ("low", "high"):

@@ -410,10 +410,9 @@ def _comparison_text(cmp: Comparison) -> str:
 def _sweep(args: argparse.Namespace) -> int:
     import time
 
-    from .parallel import WorkerError
     from .scenario import ScenarioError
     from .store import SweepStoreError
-    from .sweep import load_sweep, run_sweep
+    from .sweep import RunFailed, load_sweep, run_sweep
 
     try:
         plan = load_sweep(args.sweep)
@@ -439,7 +438,7 @@ def _sweep(args: argparse.Namespace) -> int:
         print(f"sweep: stopped; the {done} finished runs of {len(plan.runs())} are kept in "
               f"{out}; run the same command with --resume to continue", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except (WorkerError, OSError, TimeoutError) as exc:
+    except (RunFailed, OSError, TimeoutError) as exc:
         show.close()
         print(f"sweep: stopped by an error; finished runs are kept in {out} (--resume "
               f"continues)\n{exc}", file=sys.stderr)
@@ -448,7 +447,7 @@ def _sweep(args: argparse.Namespace) -> int:
     rate = outcome.runs_per_second
     print(f"{plan.sweep.name}: {outcome.total} runs ({plan.points} points x "
           f"{plan.sweep.replications} replications, {plan.sweep.design.method} design); "
-          f"{outcome.finished_now} run now in {time.perf_counter() - t0:.1f} s "
+          f"{outcome.finished_now} run in {time.perf_counter() - t0:.1f} s "
           f"({rate:.2f} runs/s, {outcome.executor})"
           + (f", {outcome.finished_before} already done" if outcome.finished_before else ""))
     print(f"table: {out / 'runs'} (Parquet, one file per run) and {out / 'runs.csv'}; "

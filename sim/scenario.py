@@ -21,9 +21,9 @@ import math
 import re
 import types
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
 from pydantic import (
@@ -1178,6 +1178,46 @@ def validation_error(exc: ValidationError, data: Mapping[str, Any], lines: Lines
         if problem not in problems:
             problems.append(problem)
     return ScenarioError(problems)
+
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def load_model_file(path: Path, model: type[ModelT]
+                    ) -> tuple[ModelT, Callable[..., int | None], str]:
+    """Load a YAML file that is not a scenario (a targets or sweep file) into ``model``.
+
+    :returns: (the validated object, ``line_of(*key path)``: the line of the deepest
+        key of that path found in the file, the file's name as shown in messages).
+    :raises ScenarioError: naming file, line and key of every problem found.
+    """
+    data, lines, shown = load_yaml(path)
+    try:
+        obj = model.model_validate(data)
+    except ValidationError as exc:
+        raise validation_error(exc, data, lines, shown, model) from None
+
+    def line_of(*loc: Any) -> int | None:
+        for n in range(len(loc), -1, -1):
+            if loc[:n] in lines:
+                return lines[loc[:n]][1]
+        return None
+
+    return obj, line_of, shown
+
+
+def load_referenced_scenario(path: Path, ref: str, line_of: Callable[..., int | None],
+                             shown: str, fitted: bool = True) -> Scenario:
+    """Load the scenario that the file ``path`` names under its ``scenario`` key as
+    ``ref`` (relative to ``path``).
+
+    :raises ScenarioError: if it is missing (naming the key's line) or not valid.
+    """
+    scenario_path = (path.parent / ref).resolve()
+    if not scenario_path.is_file():
+        raise ScenarioError([(shown, line_of("scenario"), "scenario",
+                              f"file not found: {ref}")])
+    return load_scenario(scenario_path, fitted=fitted)
 
 
 def load_scenario(path: str | Path, fitted: bool = True) -> Scenario:

@@ -22,8 +22,11 @@ import difflib
 import hashlib
 import itertools
 import json
+import logging
 import math
 import re
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -47,14 +50,13 @@ from .scenario import (
     PolicyError,
     Scenario,
     ScenarioError,
-    load_scenario,
-    load_yaml,
+    load_model_file,
+    load_referenced_scenario,
     resolved_yaml,
     set_parameter,
-    validation_error,
 )
 
-__all__ = ["Sweep", "SweepPlan", "load_sweep", "run_sweep", "run_one", "Executor"]
+__all__ = ["Sweep", "SweepPlan", "load_sweep", "run_sweep", "run_one", "RunFailed"]
 
 UNBOUNDED_TAIL = 0.001
 """Unbounded distributions are cut at this quantile and its mirror (0.1% and 99.9%)."""
@@ -389,23 +391,8 @@ def load_sweep(path: str | Path) -> SweepPlan:
     :raises ScenarioError: naming file, line and key of every problem found.
     """
     path = Path(path)
-    data, lines, shown = load_yaml(path)
-    try:
-        sweep = Sweep.model_validate(data)
-    except ValidationError as exc:
-        raise validation_error(exc, data, lines, shown, Sweep) from None
-
-    def line_of(*loc: Any) -> int | None:
-        for n in range(len(loc), -1, -1):
-            if loc[:n] in lines:
-                return lines[loc[:n]][1]
-        return None
-
-    scenario_path = (path.parent / sweep.scenario).resolve()
-    if not scenario_path.is_file():
-        raise ScenarioError([(shown, line_of("scenario"), "scenario",
-                              f"file not found: {sweep.scenario}")])
-    base = load_scenario(scenario_path)
+    sweep, line_of, shown = load_model_file(path, Sweep)
+    base = load_referenced_scenario(path, sweep.scenario, line_of, shown)
     problems: list[tuple[str, int | None, str, str]] = []
     for i, key in enumerate(sweep.metrics):
         metric, _, year = key.partition("@")
@@ -545,7 +532,8 @@ def run_one(base: Scenario, values: dict[str, float], seed: int, rep: int,
     return row
 
 
-Executor = Literal["serial", "pool", "dask"]
+class RunFailed(RuntimeError):
+    """A run raised an error (or its worker died twice); the finished runs are kept."""
 
 
 def _execute(plan: SweepPlan, todo: list[tuple[int, int]], workers: int,
@@ -557,16 +545,25 @@ def _execute(plan: SweepPlan, todo: list[tuple[int, int]], workers: int,
         yield from _execute_dask(plan, todo, keys, scheduler, dask_local)
     elif workers <= 1:
         for point, rep in todo:
-            yield (point, rep), run_one(plan.base, plan.point_values(point), plan.seed, rep,
-                                        keys)
+            try:
+                row = run_one(plan.base, plan.point_values(point), plan.seed, rep, keys)
+            except Exception as exc:  # noqa: BLE001 - raised again, saying which run failed
+                import traceback
+
+                raise RunFailed(f"run {rep} of point {point} failed:\n"
+                                f"{traceback.format_exc()}") from exc
+            yield (point, rep), row
     else:
-        from .parallel import imap_unordered
+        from .parallel import WorkerError, imap_unordered
 
         def one(run: tuple[int, int]) -> dict[str, Any]:
             return run_one(plan.base, plan.point_values(run[0]), plan.seed, run[1], keys)
 
-        for index, row in imap_unordered(one, todo, workers):
-            yield todo[index], row
+        try:
+            for index, row in imap_unordered(one, todo, workers):
+                yield todo[index], row
+        except WorkerError as exc:
+            raise RunFailed(f"a run failed on the process pool: {exc}") from exc
 
 
 def _execute_dask(plan: SweepPlan, todo: list[tuple[int, int]], keys: list[str],
@@ -581,8 +578,16 @@ def _execute_dask(plan: SweepPlan, todo: list[tuple[int, int]], keys: list[str],
     if scheduler:
         client = Client(scheduler, timeout="30s")
     else:
-        cluster = LocalCluster(n_workers=dask_local, threads_per_worker=1, processes=True,
-                               dashboard_address=None, host="127.0.0.1")
+        # The worker processes ignore SIGINT (they inherit that from here), so Ctrl-C at a
+        # terminal stops the sweep here, which then shuts the cluster down in order.
+        main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+        try:
+            cluster = LocalCluster(n_workers=dask_local, threads_per_worker=1, processes=True,
+                                   dashboard_address=None, host="127.0.0.1")
+        finally:
+            if main:
+                signal.signal(signal.SIGINT, previous)
         client = Client(cluster)
     futures = []
     try:
@@ -594,13 +599,29 @@ def _execute_dask(plan: SweepPlan, todo: list[tuple[int, int]], keys: list[str],
             index[fut.key] = (point, rep)
             futures.append(fut)
         for fut in as_completed(futures):
-            yield index[fut.key], fut.result()
+            point, rep = index[fut.key]
+            try:
+                row = fut.result()
+            except (KeyboardInterrupt, OSError, TimeoutError):
+                raise
+            except Exception as exc:  # noqa: BLE001 - raised again, saying which run failed
+                raise RunFailed(f"run {rep} of point {point} failed on the Dask cluster: "
+                                f"{type(exc).__name__}: {exc}") from exc
+            yield (point, rep), row
             fut.release()
     finally:
-        client.cancel(futures)
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        # cancelling tasks and stopping workers part-way logs warnings that say nothing
+        # about the sweep's results
+        quiet = logging.getLogger("distributed")
+        level = quiet.level
+        quiet.setLevel(logging.CRITICAL)
+        try:
+            client.cancel(futures)
+            client.close()
+            if cluster is not None:
+                cluster.close()
+        finally:
+            quiet.setLevel(level)
 
 
 @dataclass

@@ -330,3 +330,25 @@ def test_cli_sweep_then_sensitivity(tmp_path, capsys):
     assert main(["sensitivity", str(out), "--out", str(tmp_path / "again")]) == 2
     assert "7 of its 8 runs" in capsys.readouterr().err
     assert not (tmp_path / "again").exists()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_failing_run_stops_the_sweep_and_keeps_the_finished_ones(tmp_path, monkeypatch,
+                                                                   workers):
+    import sim.sweep
+
+    real = sim.sweep.run_one
+
+    def fails_on_point_2(base, values, seed, rep, keys):
+        if values["keyworkers.staff"] == 6 and values["triage.capacity_per_week"] == 5:
+            raise ArithmeticError("made to fail")
+        return real(base, values, seed, rep, keys)
+
+    monkeypatch.setattr(sim.sweep, "run_one", fails_on_point_2)
+    plan = load_sweep(write_sweep(tmp_path, *GRID))
+    with pytest.raises(sim.sweep.RunFailed, match="made to fail"):
+        run_sweep(plan, tmp_path / "out", workers=workers)
+    kept = finished_runs(tmp_path / "out")
+    assert kept and all(point != 2 for point, _ in kept)
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["status"] == "incomplete" and manifest["finished_runs"] == len(kept)
