@@ -275,7 +275,9 @@ def read_runs(out: str | Path) -> pd.DataFrame:
     files = sorted(f for f in runs_dir.iterdir() if _RUN_FILE.match(f.name))
     if not files:
         return pd.DataFrame()
-    df = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+    import pyarrow.dataset as ds
+
+    df = ds.dataset([str(f) for f in files], format="parquet").to_table().to_pandas()
     return df.sort_values(["point", "rep"], ignore_index=True)
 
 
