@@ -17,7 +17,7 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -204,9 +204,8 @@ class SweepStore:
         full.update(plan.point_values(point))
         full.update({k: v for k, v in row.items() if k != "scenario_sha256"})
         name = f"run-{point:06d}-{rep:04d}.parquet"
-        tmp = self.runs_dir / f".{name}.{os.getpid()}.tmp"
-        pd.DataFrame([full]).to_parquet(tmp, index=False)
-        os.replace(tmp, self.runs_dir / name)
+        _atomic(self.runs_dir / name,
+                lambda tmp: pd.DataFrame([full]).to_parquet(tmp, index=False))
         return self.runs_dir / name
 
     def finish(self, complete: bool, executor: str, runs: int, seconds: float) -> None:
@@ -224,12 +223,9 @@ class SweepStore:
         if len(done) == total:
             runs_table = read_runs(self.out)
             points = points_table(runs_table, self.manifest)
-            for name, write in (("runs.csv", lambda p: runs_table.to_csv(p, index=False)),
-                                ("points.parquet", lambda p: points.to_parquet(p, index=False)),
-                                ("points.csv", lambda p: points.to_csv(p, index=False))):
-                tmp = self.out / f".{name}.tmp"
-                write(tmp)
-                os.replace(tmp, self.out / name)
+            _atomic(self.out / "runs.csv", lambda p: runs_table.to_csv(p, index=False))
+            _atomic(self.out / "points.parquet", lambda p: points.to_parquet(p, index=False))
+            _atomic(self.out / "points.csv", lambda p: points.to_csv(p, index=False))
         _write_json(self.out / "manifest.json", self.manifest)
 
 
@@ -298,6 +294,18 @@ def points_table(runs: pd.DataFrame, manifest: dict[str, Any]) -> pd.DataFrame:
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    _atomic(path, lambda tmp: tmp.write_text(json.dumps(data, indent=2) + "\n",
+                                             encoding="utf-8"))
+
+
+def _atomic(path: Path, write: Callable[[Path], Any]) -> None:
+    """``write`` a temporary sibling of ``path`` (a dot-file, which Parquet datasets skip),
+    then rename it into place; if anything stops it (Ctrl-C included), the temporary file
+    is removed and ``path`` is as it was."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

@@ -174,6 +174,23 @@ def test_a_folder_holding_a_sweep_needs_resume_and_the_same_sweep(tmp_path):
         run_sweep(load_sweep(changed), tmp_path / "other")
 
 
+def test_a_write_stopped_part_way_leaves_no_file(tmp_path, monkeypatch):
+    from sim.store import SweepStore
+
+    plan = load_sweep(write_sweep(tmp_path, *GRID))
+    store = SweepStore.open(tmp_path / "out", plan)
+    row = {"scenario_sha256": "x", "events": 1, **dict.fromkeys(METRICS, 1.0)}
+
+    def interrupted(self, path, **kwargs):
+        Path(path).write_bytes(b"PAR1 half")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        store.write_run(0, 0, row)
+    assert list((tmp_path / "out" / "runs").iterdir()) == []
+
+
 def _cli(*args: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "sim", *args], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -241,6 +258,28 @@ def test_a_killed_worker_loses_nothing(tmp_path, long_sweep):
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     pd.testing.assert_frame_equal(read_runs(out), reference)
+
+
+def test_a_killed_dask_worker_loses_nothing(tmp_path, long_sweep):
+    """SIGKILL to a Dask worker process part-way: the scheduler reruns its task on the
+    other worker (the nanny restarts the dead one), and the table is complete."""
+    from distributed import Client, LocalCluster
+
+    path, reference = long_sweep
+    killed = []
+    with LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1",
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        pids = sorted(client.run(os.getpid).values())
+
+        def kill_one(done: int, total: int, seconds_left: float) -> None:
+            if done == 6 and not killed:
+                os.kill(pids[0], signal.SIGKILL)
+                killed.append(pids[0])
+
+        outcome = run_sweep(load_sweep(path), tmp_path / "out",
+                            scheduler=cluster.scheduler_address, progress=kill_one)
+    assert killed and outcome.complete
+    pd.testing.assert_frame_equal(read_runs(tmp_path / "out"), reference)
 
 
 # --------------------------------------------------------------------------- bad input
