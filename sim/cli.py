@@ -445,11 +445,16 @@ def _sweep(args: argparse.Namespace) -> int:
         return 1
     show.close()
     rate = outcome.runs_per_second
-    print(f"{plan.sweep.name}: {outcome.total} runs ({plan.points} points x "
-          f"{plan.sweep.replications} replications, {plan.sweep.design.method} design); "
-          f"{outcome.finished_now} run in {time.perf_counter() - t0:.1f} s "
-          f"({rate:.2f} runs/s, {outcome.executor})"
-          + (f", {outcome.finished_before} already done" if outcome.finished_before else ""))
+    if outcome.finished_now == 0:
+        print(f"{plan.sweep.name}: nothing to run; all {outcome.total} runs were already "
+              f"finished in {out}")
+    else:
+        print(f"{plan.sweep.name}: {outcome.total} runs ({plan.points} points x "
+              f"{plan.sweep.replications} replications, {plan.sweep.design.method} design); "
+              f"{outcome.finished_now} run in {time.perf_counter() - t0:.1f} s "
+              f"({rate:.2f} runs/s, {outcome.executor})"
+              + (f", {outcome.finished_before} already done" if outcome.finished_before
+                 else ""))
     print(f"table: {out / 'runs'} (Parquet, one file per run) and {out / 'runs.csv'}; "
           f"per-point means: {out / 'points.csv'}")
     return 0

@@ -500,10 +500,12 @@ def _why(exc: ValidationError) -> str:
 
 
 def plan_digest(plan: SweepPlan) -> str:
-    """SHA-256 of what decides the sweep's rows: the sweep settings, the resolved base
-    scenario and the design's values. A folder is resumed only by the same digest."""
+    """SHA-256 of what decides the sweep's rows: the sweep settings (not its description
+    or parameter labels), the resolved base scenario and the design's values. A folder is
+    resumed only by the same digest."""
     h = hashlib.sha256()
-    h.update(plan.sweep.model_dump_json().encode())
+    h.update(plan.sweep.model_dump_json(
+        exclude={"description": True, "parameters": {"__all__": {"label"}}}).encode())
     h.update(resolved_yaml(plan.base).encode())
     h.update(str(plan.seed).encode())
     h.update(np.ascontiguousarray(plan.values).tobytes())

@@ -3,6 +3,7 @@ interruption (real signals to a real process) and resumes without loss or duplic
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -20,7 +21,7 @@ from helpers import ROOT, small_scenario_file
 from sim.runner import run_replication
 from sim.scenario import ScenarioError, resolved_yaml
 from sim.store import SweepStoreError, finished_runs, read_runs, scenario_hash
-from sim.sweep import Distribution, load_sweep, run_sweep, scenario_at
+from sim.sweep import Distribution, load_sweep, plan_digest, run_sweep, scenario_at
 
 METRICS = ["wait_treatment_mean_days", "caseload_mean", "cost_total_gbp@1",
            "planned_exit_share"]
@@ -165,6 +166,9 @@ def test_a_folder_holding_a_sweep_needs_resume_and_the_same_sweep(tmp_path):
     run_sweep(load_sweep(path), tmp_path / "out")
     with pytest.raises(SweepStoreError, match="add --resume"):
         run_sweep(load_sweep(path), tmp_path / "out")
+    relabelled = load_sweep(path)
+    words = relabelled.sweep.model_copy(update={"description": "new words"})
+    assert plan_digest(dataclasses.replace(relabelled, sweep=words)) == relabelled.digest
     changed = write_sweep(tmp_path, *GRID, seed=4)  # same file, another seed
     with pytest.raises(SweepStoreError, match="holds a different sweep"):
         run_sweep(load_sweep(changed), tmp_path / "out", resume=True)
