@@ -17,39 +17,35 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
     field_validator,
     model_validator,
 )
 
-from .metrics import METRICS, key_values
+from .metrics import METRICS, key_values, unknown_metric
 from .scenario import (
     PolicyError,
     Scenario,
     ScenarioError,
+    Strict,
+    get_parameter,
     load_model_file,
     load_referenced_scenario,
-    set_parameter,
+    with_parameters,
 )
 
 __all__ = ["Targets", "load_targets", "find_seeds"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-
-class Source(_Strict):
+class Source(Strict):
     """Where a figure comes from: a report file by name and the sentence quoted from it."""
 
     file: str = Field(pattern=r"^\d{3}_[0-9a-f]{16}\.txt$")
     quote: str = Field(min_length=10)
 
 
-class FreeParameter(_Strict):
+class FreeParameter(Strict):
     """A scenario parameter the search may move, by dotted path, within ``[low, high]``."""
 
     path: str
@@ -63,7 +59,7 @@ class FreeParameter(_Strict):
         return self
 
 
-class Target(_Strict):
+class Target(Strict):
     """One reported figure the baseline should reproduce."""
 
     name: str = Field(pattern=r"^[a-z0-9_]+$")
@@ -88,16 +84,13 @@ class Target(_Strict):
     @field_validator("metric")
     @classmethod
     def _known_metric(cls, metric: str) -> str:
-        if metric not in METRICS:
-            import difflib
-
-            close = difflib.get_close_matches(metric, METRICS, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ValueError(f"unknown metric {metric!r}{hint}")
+        problem = unknown_metric(metric)
+        if problem:
+            raise ValueError(problem)
         return metric
 
 
-class NotModelled(_Strict):
+class NotModelled(Strict):
     """A reported figure the model cannot produce, and why."""
 
     figure: str
@@ -105,7 +98,7 @@ class NotModelled(_Strict):
     source: Source
 
 
-class Targets(_Strict):
+class Targets(Strict):
     """A whole targets file."""
 
     area: str = Field(pattern=r"^[a-z_]+$")
@@ -165,15 +158,6 @@ def normalise(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip().lower()
 
 
-def apply_parameters(scenario: Scenario, values: dict[str, float]) -> Scenario:
-    """``scenario`` with the dotted-path parameters set, validated again (see
-    :func:`sim.scenario.set_parameter`)."""
-    raw = scenario.model_dump(mode="python", by_alias=True)
-    for path, value in values.items():
-        set_parameter(raw, path, value)
-    return Scenario.model_validate(raw)
-
-
 def load_targets(path: str | Path) -> tuple[Targets, Scenario, Path]:
     """Load and check a targets file; returns (targets, scenario to fit, targets path).
 
@@ -192,7 +176,7 @@ def load_targets(path: str | Path) -> tuple[Targets, Scenario, Path]:
         for bound in ("low", "high"):
             value = getattr(fp, bound)
             try:
-                apply_parameters(scenario, {fp.path: value})
+                with_parameters(scenario, {fp.path: value})
             except PolicyError as exc:
                 problems.append((shown, line_of("free_parameters", i, "path"),
                                  f"free_parameters[{i}].path", str(exc.error)))
@@ -232,13 +216,8 @@ def load_targets(path: str | Path) -> tuple[Targets, Scenario, Path]:
 def current_values(scenario: Scenario, targets: Targets) -> list[float]:
     """The scenario's present value of each free parameter, clipped into its bounds."""
     raw = scenario.model_dump(mode="python", by_alias=True)
-    out = []
-    for fp in targets.free_parameters:
-        node: Any = raw
-        for part in fp.path.split("."):
-            node = node[int(part)] if isinstance(node, list) else node[part]
-        out.append(min(max(float(node), fp.low), fp.high))
-    return out
+    return [min(max(float(get_parameter(raw, fp.path)), fp.low), fp.high)
+            for fp in targets.free_parameters]
 
 
 def simulate_point(scenario: Scenario, values: dict[str, float], keys: list[str],
@@ -248,7 +227,7 @@ def simulate_point(scenario: Scenario, values: dict[str, float], keys: list[str]
     ``seed`` (common random numbers for every point)."""
     from .runner import run_replication
 
-    sc = apply_parameters(scenario, values)
+    sc = with_parameters(scenario, values)
     out: dict[str, list[float]] = {k: [] for k in keys}
     for rep in range(reps):
         for k, v in key_values(run_replication(sc, seed, rep)["yearly"], keys).items():

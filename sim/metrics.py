@@ -387,6 +387,17 @@ def timeseries_table(rec: Records) -> pd.DataFrame:
     return snaps[keep]
 
 
+def unknown_metric(metric: str) -> str | None:
+    """None for a metric in :data:`METRICS`, else the message saying so (with the
+    nearest name, if one is close)."""
+    if metric in METRICS:
+        return None
+    import difflib
+
+    close = difflib.get_close_matches(metric, METRICS, n=1)
+    return f"unknown metric {metric!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+
+
 def key_values(yearly: pd.DataFrame, keys: list[str]) -> dict[str, float]:
     """Each key's value in one replication's ``yearly`` table: ``metric`` is the mean over
     the reporting years, ``metric@year`` that reporting year (1 = the first); NaN where the

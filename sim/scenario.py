@@ -625,14 +625,23 @@ def _assign(raw: dict[str, Any], dotted: str, value: Any, policy_index: int) -> 
             node = node[idx]
 
 
+_POLICY_SET = re.compile(r"^policies\.(\d+)\.set\.(.+)$")
+
+
 def set_parameter(raw: dict[str, Any], dotted: str, value: Any) -> None:
     """Set a dotted-path parameter in raw scenario data (the path must exist).
 
     Setting one share of a review's ``probabilities`` (say ``planned_exit``) gives the
-    difference to ``continue``, so the shares still sum to 1.
+    difference to ``continue``, so the shares still sum to 1. ``policies.N.set.KEY`` sets
+    what policy ``N`` sets ``KEY`` to (``KEY`` is itself dotted), such as the level of a
+    caseload cap brought in on a date.
 
     :raises PolicyError: (with index -1) when the path does not exist.
     """
+    m = _POLICY_SET.match(dotted)
+    if m:
+        _policy_set(raw, int(m.group(1)), m.group(2), dotted)[m.group(2)] = value
+        return
     _assign(raw, dotted, value, policy_index=-1)
     parts = dotted.split(".")
     if len(parts) >= 2 and parts[-2] == "probabilities" and parts[-1] != "continue":
@@ -642,6 +651,44 @@ def set_parameter(raw: dict[str, Any], dotted: str, value: Any) -> None:
         if "continue" in node:
             node["continue"] = 0.0
             node["continue"] = max(0.0, 1.0 - sum(node.values()))
+
+
+def get_parameter(raw: dict[str, Any], dotted: str) -> Any:
+    """The value at a dotted-path parameter of raw scenario data (as
+    :func:`set_parameter` addresses it); the path must exist."""
+    m = _POLICY_SET.match(dotted)
+    if m:
+        return _policy_set(raw, int(m.group(1)), m.group(2), dotted)[m.group(2)]
+    node: Any = raw
+    for part in dotted.split("."):
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    return node
+
+
+def _policy_set(raw: dict[str, Any], n: int, key: str, dotted: str) -> dict[str, Any]:
+    """Policy ``n``'s ``set`` mapping, which must already set ``key``."""
+    policies = raw.get("policies", [])
+    if n >= len(policies):
+        raise PolicyError(-1, f"the scenario has {len(policies)} policies; there is no "
+                          f"policy {n}", key=dotted)
+    sets = policies[n].get("set", {})
+    if key not in sets:
+        raise PolicyError(-1, f"policy {n} does not set {key!r} (it sets "
+                          f"{', '.join(sets) or 'nothing'})", key=dotted)
+    return sets
+
+
+def with_parameters(scenario: Scenario, values: Mapping[str, Any]) -> Scenario:
+    """``scenario`` with the dotted-path parameters set (:func:`set_parameter`), validated
+    again.
+
+    :raises PolicyError: when a path does not exist.
+    :raises pydantic.ValidationError: when a value makes the scenario invalid.
+    """
+    raw = scenario.model_dump(mode="python", by_alias=True)
+    for dotted, value in values.items():
+        set_parameter(raw, dotted, value)
+    return Scenario.model_validate(raw)
 
 
 # --------------------------------------------------------------------------- errors

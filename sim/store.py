@@ -19,13 +19,16 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from . import __version__
 from .runner import Results
 from .scenario import resolved_yaml
+
+if TYPE_CHECKING:  # pragma: no cover - sweep imports store at run time
+    from .sweep import SweepPlan
 
 
 def scenario_hash(yaml_text: str) -> str:
@@ -140,13 +143,13 @@ class SweepStore:
     ``points.csv`` (each point's mean and 95% CI over replications) are added.
     """
 
-    def __init__(self, out: Path, plan: Any, manifest: dict[str, Any]) -> None:
+    def __init__(self, out: Path, plan: SweepPlan, manifest: dict[str, Any]) -> None:
         self.out, self.plan, self.manifest = out, plan, manifest
         self.runs_dir = out / "runs"
         self.started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
     @classmethod
-    def open(cls, out: str | Path, plan: Any, resume: bool = False) -> SweepStore:
+    def open(cls, out: str | Path, plan: SweepPlan, resume: bool = False) -> SweepStore:
         """Start a sweep folder at ``out``, or reopen it to resume.
 
         :raises SweepStoreError: if ``out`` holds a sweep and ``resume`` is false, holds a
@@ -229,7 +232,7 @@ class SweepStore:
         _write_json(self.out / "manifest.json", self.manifest)
 
 
-def design_table(plan: Any) -> pd.DataFrame:
+def design_table(plan: SweepPlan) -> pd.DataFrame:
     """One row per design point: its number, each parameter's value and (as
     ``unit:<path>``) its position in the unit hypercube that the design sampled."""
     df = pd.DataFrame(plan.values, columns=plan.names)

@@ -17,14 +17,13 @@ finished run, so an interrupted sweep keeps every finished run and resumes).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
-import difflib
 import hashlib
 import itertools
 import json
 import logging
 import math
-import re
 import signal
 import threading
 import time
@@ -35,8 +34,6 @@ from typing import Any, Literal
 
 import numpy as np
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
     ValidationInfo,
@@ -45,15 +42,18 @@ from pydantic import (
 )
 from scipy import stats
 
-from .metrics import METRICS, key_values
+from .metrics import key_values, unknown_metric
 from .scenario import (
     PolicyError,
     Scenario,
     ScenarioError,
+    Strict,
+    get_parameter,
     load_model_file,
     load_referenced_scenario,
     resolved_yaml,
     set_parameter,
+    with_parameters,
 )
 
 __all__ = ["Sweep", "SweepPlan", "load_sweep", "run_sweep", "run_one", "RunFailed"]
@@ -62,11 +62,7 @@ UNBOUNDED_TAIL = 0.001
 """Unbounded distributions are cut at this quantile and its mirror (0.1% and 99.9%)."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-
-class Distribution(_Strict):
+class Distribution(Strict):
     """A distribution to draw a parameter from (sampling designs only).
 
     ``uniform`` and ``loguniform`` need ``low`` and ``high``; ``triangular`` needs
@@ -132,7 +128,7 @@ class Distribution(_Strict):
                                             and (self.low is None or self.high is None))
 
 
-class Parameter(_Strict):
+class Parameter(Strict):
     """One parameter to vary: a dotted scenario path and exactly one of ``range``,
     ``levels`` or ``distribution``.
 
@@ -195,7 +191,7 @@ class Parameter(_Strict):
         return [float(v) for v in np.linspace(self.range[0], self.range[1], self.points)]
 
 
-class Design(_Strict):
+class Design(Strict):
     """How points are chosen.
 
     - ``grid``: every combination of each parameter's levels (or ``points`` across a range);
@@ -210,6 +206,11 @@ class Design(_Strict):
     samples: int | None = Field(default=None, ge=2)
     levels: int | None = Field(default=None, ge=2, description="morris grid levels (default 4)")
     second_order: bool = False
+
+    @property
+    def morris_levels(self) -> int:
+        """Grid levels of a Morris design (4 unless ``levels`` says otherwise)."""
+        return self.levels or 4
 
     @field_validator("samples")
     @classmethod
@@ -232,7 +233,7 @@ class Design(_Strict):
         return self
 
 
-class Sweep(_Strict):
+class Sweep(Strict):
     """A whole sweep file."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
@@ -319,7 +320,7 @@ def unit_design(sweep: Sweep) -> np.ndarray:
         return sobol.sample(problem, d.samples, calc_second_order=d.second_order, seed=seed)
     from SALib.sample import morris
 
-    return morris.sample(problem, d.samples, num_levels=d.levels or 4, seed=seed)
+    return morris.sample(problem, d.samples, num_levels=d.morris_levels, seed=seed)
 
 
 def design_values(sweep: Sweep, unit: np.ndarray, integer: list[bool]) -> np.ndarray:
@@ -337,50 +338,6 @@ def design_values(sweep: Sweep, unit: np.ndarray, integer: list[bool]) -> np.nda
 
 # --------------------------------------------------------------------------- loading
 
-_POLICY_SET = re.compile(r"^policies\.(\d+)\.set\.(.+)$")
-
-
-def apply_values(raw: dict[str, Any], values: dict[str, float]) -> None:
-    """Set dotted-path parameters in raw scenario data (see
-    :func:`sim.scenario.set_parameter`). ``policies.N.set.KEY`` sets what policy ``N``
-    sets ``KEY`` to, such as the level of a caseload cap brought in on a date.
-
-    :raises PolicyError: when a path does not exist.
-    """
-    for path, value in values.items():
-        m = _POLICY_SET.match(path)
-        if m:
-            policies = raw.get("policies", [])
-            n, key = int(m.group(1)), m.group(2)
-            if n >= len(policies):
-                raise PolicyError(-1, f"the scenario has {len(policies)} policies; "
-                                  f"there is no policy {n}", key=path)
-            if key not in policies[n].get("set", {}):
-                known = ", ".join(policies[n].get("set", {})) or "nothing"
-                raise PolicyError(-1, f"policy {n} does not set {key!r} (it sets {known})",
-                                  key=path)
-            policies[n]["set"][key] = value
-        else:
-            set_parameter(raw, path, value)
-
-
-def scenario_at(base: Scenario, values: dict[str, float]) -> Scenario:
-    """The base scenario with the parameters set, validated again."""
-    raw = base.model_dump(mode="python", by_alias=True)
-    apply_values(raw, values)
-    return Scenario.model_validate(raw)
-
-
-def _base_value(raw: dict[str, Any], path: str) -> Any:
-    m = _POLICY_SET.match(path)
-    if m:
-        return raw["policies"][int(m.group(1))]["set"][m.group(2)]
-    node: Any = raw
-    for part in path.split("."):
-        node = node[int(part)] if isinstance(node, list) else node[part]
-    return node
-
-
 def load_sweep(path: str | Path) -> SweepPlan:
     """Load and check a sweep file and build its design.
 
@@ -396,11 +353,9 @@ def load_sweep(path: str | Path) -> SweepPlan:
     problems: list[tuple[str, int | None, str, str]] = []
     for i, key in enumerate(sweep.metrics):
         metric, _, year = key.partition("@")
-        if metric not in METRICS:
-            close = difflib.get_close_matches(metric, METRICS, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+        if unknown_metric(metric):
             problems.append((shown, line_of("metrics", i), f"metrics[{i}]",
-                             f"unknown metric {metric!r}{hint}"))
+                             unknown_metric(metric)))
         elif year and not (year.isdigit() and 1 <= int(year) <= base.run.years):
             problems.append((shown, line_of("metrics", i), f"metrics[{i}]",
                              f"the year after @ must be a reporting year, 1 to "
@@ -418,13 +373,12 @@ def load_sweep(path: str | Path) -> SweepPlan:
             problems.append((*where, "run settings (horizon, dates, seed) are the same for "
                              "every point of a sweep; they cannot be swept"))
             continue
-        try:
-            apply_values(base.model_dump(mode="python", by_alias=True),
-                         {p.path: _first_value(p)})
+        try:  # the path check a run's setting of the value meets
+            set_parameter(copy.deepcopy(raw), p.path, 0.0)
         except PolicyError as exc:
             problems.append((*where, str(exc.error)))
             continue
-        current = _base_value(raw, p.path)
+        current = get_parameter(raw, p.path)
         if isinstance(current, bool) or not isinstance(current, int | float):
             problems.append((*where, f"{p.path} holds {type(current).__name__} "
                              f"{current!r}, not a number, so it cannot be swept"))
@@ -453,15 +407,6 @@ def load_sweep(path: str | Path) -> SweepPlan:
     return dataclasses.replace(plan, digest=plan_digest(plan))
 
 
-def _first_value(p: Parameter) -> float:
-    if p.range is not None:
-        return p.range[0]
-    if p.levels is not None:
-        return p.levels[0]
-    assert p.distribution is not None
-    return float(p.distribution.ppf(np.array([0.5]))[0])
-
-
 def _check_points(sweep: Sweep, base: Scenario, values: np.ndarray, shown: str,
                   line_of: Callable[..., int | None]) -> None:
     """Every point must give a valid scenario; report the first bad one per parameter
@@ -472,7 +417,7 @@ def _check_points(sweep: Sweep, base: Scenario, values: np.ndarray, shown: str,
         kind = next(k for k in ("range", "levels", "distribution") if getattr(p, k) is not None)
         for v in np.unique(values[:, j]):
             try:
-                scenario_at(base, {name: float(v)})
+                with_parameters(base, {name: float(v)})
             except ValidationError as exc:
                 problems.append((shown, line_of("parameters", j, kind),
                                  f"parameters[{j}].{kind}",
@@ -482,7 +427,7 @@ def _check_points(sweep: Sweep, base: Scenario, values: np.ndarray, shown: str,
         raise ScenarioError(problems)
     for point, row in enumerate(values):
         try:
-            scenario_at(base, dict(zip(names, map(float, row), strict=True)))
+            with_parameters(base, dict(zip(names, map(float, row), strict=True)))
         except ValidationError as exc:
             msg = _why(exc)
             shown_values = ", ".join(f"{n} = {v:g}" for n, v in zip(names, row, strict=True))
@@ -526,7 +471,7 @@ def run_one(base: Scenario, values: dict[str, float], seed: int, rep: int,
     from .runner import run_replication
     from .store import scenario_hash
 
-    scenario = scenario_at(base, values)
+    scenario = with_parameters(base, values)
     out = run_replication(scenario, seed, rep)
     row: dict[str, Any] = {"scenario_sha256": scenario_hash(resolved_yaml(scenario)),
                            "events": int(out["events"])}
@@ -708,7 +653,7 @@ def sweep_manifest(plan: SweepPlan) -> dict[str, Any]:
         "digest": plan.digest,
         "scenario": plan.base.name,
         "design": {"method": s.design.method, "samples": s.design.samples,
-                   "levels": (s.design.levels or 4) if s.design.method == "morris" else None,
+                   "levels": s.design.morris_levels if s.design.method == "morris" else None,
                    "second_order": s.design.second_order},
         "parameters": [json.loads(p.model_dump_json(exclude_none=True))
                        for p in s.parameters],

@@ -19,9 +19,9 @@ import yaml
 from helpers import ROOT, small_scenario_file
 
 from sim.runner import run_replication
-from sim.scenario import ScenarioError, resolved_yaml
+from sim.scenario import ScenarioError, resolved_yaml, with_parameters
 from sim.store import SweepStoreError, finished_runs, read_runs, scenario_hash
-from sim.sweep import Distribution, load_sweep, plan_digest, run_sweep, scenario_at
+from sim.sweep import Distribution, load_sweep, plan_digest, run_sweep
 
 METRICS = ["wait_treatment_mean_days", "caseload_mean", "cost_total_gbp@1",
            "planned_exit_share"]
@@ -90,7 +90,7 @@ def test_levels_and_whole_numbers(tmp_path):
     assert np.array_equal(plan.values[:, 0], np.round(plan.values[:, 0]))
     assert set(plan.values[:, 1]) == {4, 5, 6}
     assert plan.base.keyworkers.caseload_cap == 40
-    assert isinstance(scenario_at(plan.base, plan.point_values(0)).keyworkers.caseload_cap, int)
+    assert isinstance(with_parameters(plan.base, plan.point_values(0)).keyworkers.caseload_cap, int)
 
 
 def test_distributions_have_the_declared_moments():
@@ -113,7 +113,7 @@ def test_rows_carry_parameters_seed_and_the_resolved_scenario_hash(tmp_path):
     runs = read_runs(tmp_path / "out")
     assert len(runs) == 8 and not runs.duplicated(["point", "rep"]).any()
     for point in range(plan.points):
-        sc = scenario_at(plan.base, plan.point_values(point))
+        sc = with_parameters(plan.base, plan.point_values(point))
         rows = runs[runs["point"] == point]
         assert (rows["scenario_sha256"] == scenario_hash(resolved_yaml(sc))).all()
         for name, value in plan.point_values(point).items():
@@ -122,7 +122,7 @@ def test_rows_carry_parameters_seed_and_the_resolved_scenario_hash(tmp_path):
     assert runs["scenario_sha256"].nunique() == plan.points
     # a row is the replication itself: the same numbers as running it directly
     row = runs.iloc[5]
-    sc = scenario_at(plan.base, plan.point_values(int(row["point"])))
+    sc = with_parameters(plan.base, plan.point_values(int(row["point"])))
     yearly = run_replication(sc, 3, int(row["rep"]))["yearly"]
     caseload = yearly[yearly["metric"] == "caseload_mean"]["value"].mean()
     assert row["caseload_mean"] == caseload
@@ -395,3 +395,16 @@ def test_a_failing_run_stops_the_sweep_and_keeps_the_finished_ones(tmp_path, mon
     assert kept and all(point != 2 for point, _ in kept)
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert manifest["status"] == "incomplete" and manifest["finished_runs"] == len(kept)
+
+
+def test_a_policy_level_is_a_parameter():
+    from sim.scenario import PolicyError, get_parameter, load_scenario
+
+    base = load_scenario(ROOT / "scenarios" / "middlesbrough_cap40.yaml")
+    path = "policies.0.set.keyworkers.caseload_cap"
+    moved = with_parameters(base, {path: 35})
+    assert moved.policies[0].set["keyworkers.caseload_cap"] == 35
+    assert get_parameter(moved.model_dump(mode="python", by_alias=True), path) == 35
+    assert base.policies[0].set["keyworkers.caseload_cap"] == 40  # frozen base untouched
+    with pytest.raises(PolicyError, match="policy 0 does not set 'keyworkers.staff'"):
+        with_parameters(base, {"policies.0.set.keyworkers.staff": 12})
