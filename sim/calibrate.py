@@ -24,7 +24,9 @@ from pydantic import (
 )
 
 from .metrics import METRICS, key_values, unknown_metric
+from .outputs import PNG_METADATA, write_owned_file
 from .scenario import (
+    MAX_SEED,
     PolicyError,
     Scenario,
     ScenarioError,
@@ -48,7 +50,7 @@ class Source(Strict):
 class FreeParameter(Strict):
     """A scenario parameter the search may move, by dotted path, within ``[low, high]``."""
 
-    path: str
+    path: str = Field(min_length=1)
     low: float
     high: float
 
@@ -69,7 +71,7 @@ class Target(Strict):
     tolerance_basis: str = Field(min_length=5, description="how the tolerance was set")
     period: str
     year: int | None = Field(
-        default=None, ge=1,
+        default=None, ge=1, le=200,
         description="the reporting year the figure describes (default: the mean over the "
         "scenario's reporting years)")
     held_out: bool = False
@@ -104,12 +106,14 @@ class Targets(Strict):
     area: str = Field(pattern=r"^[a-z_]+$")
     scenario: str = Field(description="the scenario to fit, relative to this file")
     report: str = Field(pattern=r"^\d{3}_[0-9a-f]{16}\.txt$")
-    reps: int = Field(default=6, ge=2, description="common-random-number replications")
-    seed: int = Field(default=1, ge=0)
-    max_evaluations: int = Field(default=300, ge=10, description="budget of the search")
-    free_parameters: list[FreeParameter] = Field(min_length=1)
-    targets: list[Target] = Field(min_length=2)
-    not_modelled: list[NotModelled] = Field(default_factory=list)
+    reps: int = Field(default=6, ge=2, le=1_000,
+                      description="common-random-number replications")
+    seed: int = Field(default=1, ge=0, le=MAX_SEED)
+    max_evaluations: int = Field(default=300, ge=10, le=100_000,
+                                 description="budget of the search")
+    free_parameters: list[FreeParameter] = Field(min_length=1, max_length=100)
+    targets: list[Target] = Field(min_length=2, max_length=1_000)
+    not_modelled: list[NotModelled] = Field(default_factory=list, max_length=1_000)
 
     @model_validator(mode="after")
     def _checks(self) -> Targets:
@@ -172,6 +176,12 @@ def load_targets(path: str | Path) -> tuple[Targets, Scenario, Path]:
     # the search starts from the prior, not from an earlier fit
     scenario = load_referenced_scenario(path, targets.scenario, line_of, shown, fitted=False)
     problems: list[tuple[str, int | None, str, str]] = []
+    for i, t in enumerate(targets.targets):
+        if t.year is not None and t.year > scenario.run.years:
+            problems.append((shown, line_of("targets", i, "year"), f"targets[{i}].year",
+                             f"the scenario {targets.scenario} reports {scenario.run.years} "
+                             f"year(s), so year must be 1 to {scenario.run.years}, got "
+                             f"{t.year}"))
     for i, fp in enumerate(targets.free_parameters):
         for bound in ("low", "high"):
             value = getattr(fp, bound)
@@ -421,9 +431,18 @@ def check_fit(scenario: Scenario, targets: Targets, parameters: dict[str, float]
     return rows
 
 
-def write_fit(fit: dict[str, Any], rows: list[dict[str, Any]], out_dir: Path) -> dict[str, Path]:
+def fit_paths(area: str, out_dir: Path) -> dict[str, Path]:
+    """The files a fit of ``area`` writes into ``out_dir``: ``yaml``, ``md`` and ``png``."""
+    return {"yaml": out_dir / f"{area}.yaml", "md": out_dir / f"{area}_fit.md",
+            "png": out_dir / f"{area}_fit.png"}
+
+
+def write_fit(fit: dict[str, Any], rows: list[dict[str, Any]], out_dir: Path,
+              force: bool = False) -> dict[str, Path]:
     """Write ``<area>.yaml`` (parameters, loss, seed, date), ``<area>_fit.md`` and
-    ``<area>_fit.png`` into ``out_dir``, each file atomically."""
+    ``<area>_fit.png`` into ``out_dir``, each file atomically. A file there that
+    treatsim did not write is left alone (moved aside with ``force``; see
+    :func:`sim.outputs.write_owned_file`)."""
     import datetime as dt
 
     import yaml
@@ -458,8 +477,7 @@ def write_fit(fit: dict[str, Any], rows: list[dict[str, Any]], out_dir: Path) ->
             for r in rows
         ],
     }
-    paths = {"yaml": out_dir / f"{area}.yaml", "md": out_dir / f"{area}_fit.md",
-             "png": out_dir / f"{area}_fit.png"}
+    paths = fit_paths(area, out_dir)
     if fit.get("replayed") and fit["replayed"] >= fit["evaluations"] and paths["yaml"].exists():
         # every evaluation came from the cache: keep the search's own time and date
         before = yaml.safe_load(paths["yaml"].read_text()) or {}
@@ -468,16 +486,13 @@ def write_fit(fit: dict[str, Any], rows: list[dict[str, Any]], out_dir: Path) ->
                 doc[key] = before[key]
     header = (f"# Fitted by `treatsim calibrate {doc['targets_file']}`; the baseline "
               f"scenarios/{area}.yaml uses these parameters through its `fitted:` key.\n")
-    _atomic_write(paths["yaml"], header + yaml.safe_dump(doc, sort_keys=False))
-    _atomic_write(paths["md"], _fit_markdown(doc, rows, targets))
-    _fit_plot(rows, area, paths["png"])
+    text = header + yaml.safe_dump(doc, sort_keys=False)
+    write_owned_file(paths["yaml"], lambda tmp: tmp.write_text(text, encoding="utf-8"), force)
+    markdown = _fit_markdown(doc, rows, targets)
+    write_owned_file(paths["md"], lambda tmp: tmp.write_text(markdown, encoding="utf-8"),
+                     force)
+    write_owned_file(paths["png"], lambda tmp: _fit_plot(rows, area, tmp), force)
     return paths
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _fmt(x: float, metric: str) -> str:
@@ -562,7 +577,5 @@ def _fit_plot(rows: list[dict[str, Any]], area: str, path: Path) -> None:
         ax.set_title(f"{area}: {title} targets", fontsize=10, loc="left")
         ax.set_xlabel("(simulated - reported) / tolerance, with 95% CI", fontsize=8)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=110)
+    fig.savefig(path, dpi=110, format="png", metadata=PNG_METADATA)
     plt.close(fig)
-    os.replace(tmp, path)

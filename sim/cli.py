@@ -13,15 +13,27 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from . import __version__
+from .limits import WorkEstimate, estimate_run, estimate_sweep, sum_estimates, too_big
+from .outputs import (
+    OutputError,
+    OutputTarget,
+    prepare_file,
+    prepare_folder,
+    printable,
+    write_owned_file,
+)
+from .scenario import MAX_SEED
 
 if TYPE_CHECKING:  # pragma: no cover
     from .compare import Comparison
+    from .scenario import Scenario
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
@@ -38,12 +50,13 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="run replications of a scenario and write its tables")
     r.add_argument("scenario", help="scenario YAML file")
     r.add_argument("--reps", type=_positive, help="replications (default: run.replications)")
-    r.add_argument("--seed", type=_non_negative, help="base seed (default: run.seed)")
+    r.add_argument("--seed", type=_seed, help="base seed (default: run.seed)")
     r.add_argument("--workers", type=_positive, default=1,
                    help="processes to run replications on (default 1)")
     r.add_argument("--out", help="output folder (default results/<scenario name>)")
     r.add_argument("--all", action="store_true", help="print every metric, not the headline")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_force(r)
 
     v = sub.add_parser("validate", help="check scenario and sweep files without running them")
     v.add_argument("files", nargs="+")
@@ -58,11 +71,12 @@ def _parser() -> argparse.ArgumentParser:
                         "this share of their means, e.g. 0.05")
     m.add_argument("--max-reps", type=_positive, default=100,
                    help="cap on replications with --precision (default 100)")
-    m.add_argument("--seed", type=_non_negative, help="shared seed (default: the base's)")
+    m.add_argument("--seed", type=_seed, help="shared seed (default: the base's)")
     m.add_argument("--workers", type=_positive, default=1)
     m.add_argument("--report", help="write the HTML report to this file")
     m.add_argument("--out", help="folder for the tables (default results/compare-BASE)")
     m.add_argument("--quiet", action="store_true", help="no progress")
+    _add_force(m)
 
     c = sub.add_parser("calibrate", help="fit a baseline's free parameters to cited targets")
     c.add_argument("targets", help="calibration/targets/<area>.yaml")
@@ -75,6 +89,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="forget cached evaluations (by default a rerun resumes)")
     c.add_argument("--out", help="folder for the fit (default calibration/fitted)")
     c.add_argument("--quiet", action="store_true", help="no progress")
+    _add_force(c)
 
     w = sub.add_parser("sweep", help="run a sweep file: a design of parameter points, "
                        "replications of each, one table row per run")
@@ -91,6 +106,7 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument("--resume", action="store_true",
                    help="continue the sweep in --out, skipping its finished runs")
     w.add_argument("--quiet", action="store_true", help="no progress")
+    _add_force(w)
 
     a = sub.add_parser("sensitivity", help="Sobol or Morris indices (or a grid's response) "
                        "of a finished sweep, with tables and plots")
@@ -99,11 +115,21 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--response", nargs="+", metavar="PARAMETER",
                    help="one or two parameters for a grid's response plot")
     a.add_argument("--out", help="folder for tables and plots (default RESULTS/sensitivity)")
+    _add_force(a)
 
     s = sub.add_parser("schema", help="print the JSON Schema of scenario files")
     s.add_argument("--out", help="write to this file instead of standard output")
     s.add_argument("--sweep", action="store_true", help="the schema of sweep files instead")
+    _add_force(s)
     return ap
+
+
+def _add_force(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--force", action="store_true",
+        help="go ahead where treatsim would refuse: an existing path that it did not write "
+             "is moved aside (never deleted), and a run estimated to need more memory than "
+             "this machine has, or more than a day, is started")
 
 
 def _positive(text: str) -> int:
@@ -117,6 +143,13 @@ def _non_negative(text: str) -> int:
     value = _int(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def _seed(text: str) -> int:
+    value = _non_negative(text)
+    if value > MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be at most 2**63 - 1, got {value}")
     return value
 
 
@@ -151,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "validate":
         return _validate(args.files)
     if args.command == "schema":
-        return _schema(args.out, args.sweep)
+        return _schema(args.out, args.sweep, args.force)
     if args.command == "calibrate":
         return _calibrate(args)
     if args.command == "compare":
@@ -164,21 +197,46 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _error(message: str) -> int:
-    print(message, file=sys.stderr)
+    print(printable(message), file=sys.stderr)
     return EXIT_BAD_INPUT
 
 
+def _warn(message: str) -> None:
+    print(f"warning: {printable(message)}", file=sys.stderr)
+
+
+def _output_folder(given: str | None, default: Path, force: bool,
+                   need_bytes: float = 0.0) -> OutputTarget:
+    """The checked results folder: ``--out`` as given (its parent must exist), or the
+    default under ``results/`` (made if missing). Raises :class:`OutputError`."""
+    if given:
+        return prepare_folder(Path(given), force=force, need_bytes=need_bytes)
+    return prepare_folder(default, force=force, need_bytes=need_bytes, create_parents=True)
+
+
+def _too_big(source: str, estimate: WorkEstimate, force: bool) -> str | None:
+    """The refusal message for work that cannot fit in memory or a day, unless ``force``
+    (then a warning is printed and the work goes ahead)."""
+    problem = too_big(estimate)
+    if problem is None:
+        return None
+    if force:
+        _warn(f"{source}: {problem}; going ahead because of --force")
+        return None
+    return f"{source}: {problem}; add --force to run anyway"
+
+
 def _validate(files: list[str]) -> int:
-    from .scenario import ScenarioError, load_scenario
+    from .scenario import ScenarioError, is_sweep_file, load_scenario, scenario_warnings
 
     status = 0
     for f in files:
         try:
-            if _is_sweep_file(f):
+            if is_sweep_file(f):
                 from .sweep import load_sweep
 
                 plan = load_sweep(f)
-                print(f"{f}: ok (sweep {plan.sweep.name}: {plan.sweep.design.method} design, "
+                print(f"{printable(f)}: ok (sweep {plan.sweep.name}: {plan.sweep.design.method} design, "
                       f"{plan.points} points x {plan.sweep.replications} replications = "
                       f"{len(plan.runs())} runs of {plan.base.name})")
                 continue
@@ -187,31 +245,28 @@ def _validate(files: list[str]) -> int:
             _error(exc.message())
             status = EXIT_BAD_INPUT
             continue
-        print(f"{f}: ok ({sc.name}: {len(sc.policies)} policies, "
+        for w in scenario_warnings(sc):
+            _warn(w)
+        print(f"{printable(f)}: ok ({sc.name}: {len(sc.policies)} policies, "
               f"{sc.run.warmup_years}+{sc.run.years} years)")
     return status
 
 
-def _is_sweep_file(path: str) -> bool:
-    """A sweep file has a top-level ``design``; anything unreadable is left to the
-    scenario loader to explain."""
-    import yaml
-
-    try:
-        # BaseLoader reads every scalar as text: only the shape matters here
-        data = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=yaml.BaseLoader)
-    except (OSError, yaml.YAMLError, UnicodeDecodeError):
-        return False
-    return isinstance(data, dict) and "design" in data and "parameters" in data
-
-
-def _schema(out: str | None, sweep: bool = False) -> int:
+def _schema(out: str | None, sweep: bool = False, force: bool = False) -> int:
     from .scenario import json_schema
     from .sweep import sweep_json_schema
 
-    text = json.dumps(sweep_json_schema() if sweep else json_schema(), indent=2) + "\n"
+    schema = sweep_json_schema() if sweep else json_schema()
+    # "$schema" and "title" first: editors read them, and the title marks the file as
+    # treatsim's (so a later --out may replace it)
+    first = {k: schema.pop(k) for k in ("$schema", "title") if k in schema}
+    text = json.dumps({**first, **schema}, indent=2) + "\n"
     if out:
-        Path(out).write_text(text, encoding="utf-8")
+        try:
+            write_owned_file(prepare_file(out, force=force),
+                             lambda tmp: tmp.write_text(text, encoding="utf-8"), force)
+        except OutputError as exc:
+            return _error(f"--out: {exc}")
     else:
         sys.stdout.write(text)
     return 0
@@ -219,7 +274,7 @@ def _schema(out: str | None, sweep: bool = False) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from .runner import run
-    from .scenario import ScenarioError, load_scenario
+    from .scenario import ScenarioError, load_scenario, scenario_warnings
     from .store import write_results
 
     try:
@@ -227,29 +282,57 @@ def _run(args: argparse.Namespace) -> int:
     except ScenarioError as exc:
         return _error(exc.message())
     reps = args.reps or scenario.run.replications
-    out = Path(args.out) if args.out else Path("results") / scenario.name
+    estimate = estimate_run(scenario, reps, args.workers)
+    refusal = _too_big(args.scenario, estimate, args.force)
+    if refusal:
+        return _error(refusal)
+    try:
+        out = _output_folder(args.out, Path("results") / scenario.name, args.force,
+                             estimate.kept_bytes)
+    except OutputError as exc:
+        return _error(f"{args.scenario}: --out: {exc}")
+    for w in scenario_warnings(scenario):
+        _warn(w)
+    progress, close = _rep_progress(scenario.name, reps, args.quiet)
+    try:
+        results = run(scenario, reps=reps, seed=args.seed, workers=args.workers,
+                      progress=progress)
+    except KeyboardInterrupt:
+        close()
+        print(f"{scenario.name}: interrupted before any replication finished; nothing "
+              f"written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    close()
+    results.meta["workers"] = args.workers
+    try:
+        folder = write_results(results, out, source=args.scenario)
+    except OutputError as exc:
+        print(printable(exc), file=sys.stderr)
+        return 1
+    print(_summary_text(results.summary, everything=args.all))
+    state = "" if results.complete else f" (interrupted: {len(results.reps)} of {reps} reps)"
+    print(f"\n{len(results.reps)} replications in {results.seconds:.1f} s, "
+          f"seed {results.seed}; tables in {printable(folder)}{state}")
+    return 0 if results.complete else EXIT_INTERRUPTED
+
+
+def _rep_progress(name: str, reps: int, quiet: bool
+                  ) -> tuple[Callable[[int, int], None], Callable[[], None]]:
+    """A progress callback for replications (a bar on a terminal, else a line each) and
+    the function that closes it."""
     bar = None
-    if not args.quiet and sys.stderr.isatty() or os.environ.get("TREATSIM_PROGRESS"):
+    if not quiet and sys.stderr.isatty() or os.environ.get("TREATSIM_PROGRESS"):
         from tqdm import tqdm
 
-        bar = tqdm(total=reps, desc=scenario.name, unit="rep", file=sys.stderr)
+        bar = tqdm(total=reps, desc=name, unit="rep", file=sys.stderr)
 
     def progress(done: int, total: int) -> None:
         if bar is not None:
             bar.update(done - bar.n)
-        elif not args.quiet:
-            print(f"{scenario.name}: {done}/{total} replications", file=sys.stderr)
+        elif not quiet:
+            print(f"{name}: {done}/{total} replications", file=sys.stderr)
 
-    results = run(scenario, reps=reps, seed=args.seed, workers=args.workers, progress=progress)
-    if bar is not None:
-        bar.close()
-    results.meta["workers"] = args.workers
-    write_results(results, out, source=args.scenario)
-    print(_summary_text(results.summary, everything=args.all))
-    state = "" if results.complete else f" (interrupted: {len(results.reps)} of {reps} reps)"
-    print(f"\n{len(results.reps)} replications in {results.seconds:.1f} s, "
-          f"seed {results.seed}; tables in {out}{state}")
-    return 0 if results.complete else EXIT_INTERRUPTED
+    return progress, (bar.close if bar is not None else lambda: None)
 
 
 def _fmt(x: float, unit: str) -> str:
@@ -278,13 +361,26 @@ def _summary_text(summary: pd.DataFrame, everything: bool = False) -> str:
 def _calibrate(args: argparse.Namespace) -> int:
     import time
 
-    from .calibrate import calibrate, check_fit, load_targets, write_fit
+    from .calibrate import (
+        calibrate,
+        check_fit,
+        default_out_dir,
+        fit_paths,
+        load_targets,
+        write_fit,
+    )
     from .scenario import ScenarioError
 
     try:
-        load_targets(args.targets)
+        targets, _, _ = load_targets(args.targets)
     except ScenarioError as exc:
         return _error(exc.message())
+    out_dir = Path(args.out) if args.out else default_out_dir(Path(args.targets))
+    try:
+        for path in fit_paths(targets.area, out_dir).values():
+            prepare_file(path, force=args.force, create_parents=True)
+    except OutputError as exc:
+        return _error(f"{args.targets}: --out: {exc}")
     t0 = time.perf_counter()
 
     def progress(done: int, budget: int, best: float) -> None:
@@ -305,7 +401,11 @@ def _calibrate(args: argparse.Namespace) -> int:
               file=sys.stderr)
     rows = check_fit(fit["scenario"], fit["targets"], fit["parameters"], args.check_reps)
     fit["reps"] = args.check_reps
-    paths = write_fit(fit, rows, fit["out_dir"])
+    try:
+        paths = write_fit(fit, rows, fit["out_dir"], force=args.force)
+    except OutputError as exc:
+        print(printable(exc), file=sys.stderr)
+        return 1
     for name, value in fit["parameters"].items():
         print(f"{name} = {value:.6g}")
     for held in (False, True):
@@ -325,21 +425,11 @@ def _compare(args: argparse.Namespace) -> int:
     import time
 
     from .compare import compare
-    from .scenario import ScenarioError, load_scenario
     from .store import write_comparison
 
-    scenarios, problems = [], []
-    for f in [args.base, *args.alternatives]:
-        try:
-            scenarios.append(load_scenario(f))
-        except ScenarioError as exc:
-            problems.append(exc.message())
-    if problems:
-        return _error("\n".join(problems))
-    names = [s.name for s in scenarios]
-    if len(set(names)) != len(names):
-        return _error(f"{args.base}: the scenarios to compare need different names, got "
-                      f"{', '.join(names)}")
+    scenarios, out, report = _compare_inputs(args)
+    if isinstance(scenarios, str):
+        return _error(scenarios)
     t0 = time.perf_counter()
 
     def progress(name: str, done: int, total: int) -> None:
@@ -357,24 +447,78 @@ def _compare(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return EXIT_INTERRUPTED
     seconds = time.perf_counter() - t0
-    out = Path(args.out) if args.out else Path("results") / f"compare-{scenarios[0].name}"
-    write_comparison(cmp, out, sources=[args.base, *args.alternatives], seconds=seconds)
-    if args.report:
-        from .report import render
-
-        report = Path(args.report)
-        report.parent.mkdir(parents=True, exist_ok=True)
-        tmp = report.with_name(f".{report.name}.tmp")
-        tmp.write_text(render(cmp, seconds), encoding="utf-8")
-        os.replace(tmp, report)
+    try:
+        folder = write_comparison(cmp, out, sources=[args.base, *args.alternatives],
+                                  seconds=seconds)
+    except OutputError as exc:
+        print(printable(exc), file=sys.stderr)
+        return 1
+    status = _write_report(cmp, seconds, report, args.force, folder)
     print(_comparison_text(cmp))
     for w in cmp.warnings:
-        print(f"warning: {w}", file=sys.stderr)
+        _warn(w)
     if cmp.precision_note:
         print(cmp.precision_note)
-    done = f"; report {args.report}" if args.report else ""
+    done = f"; report {printable(report)}" if report and status == 0 else ""
     print(f"{cmp.reps} replications per scenario, seed {cmp.seed}, {seconds:.0f} s; "
-          f"tables in {out}{done}")
+          f"tables in {printable(folder)}{done}")
+    return status
+
+
+def _compare_inputs(args: argparse.Namespace
+                    ) -> tuple[list[Scenario] | str, OutputTarget | None, Path | None]:
+    """The scenarios, the checked tables folder and the checked report file; or, in
+    place of the scenarios, the message saying what is wrong (nothing has run)."""
+    from .scenario import ScenarioError, load_scenario, scenario_warnings
+
+    scenarios, problems = [], []
+    for f in [args.base, *args.alternatives]:
+        try:
+            scenarios.append(load_scenario(f))
+        except ScenarioError as exc:
+            problems.append(exc.message())
+    if problems:
+        return "\n".join(problems), None, None
+    names = [s.name for s in scenarios]
+    if len(set(names)) != len(names):
+        return (f"{args.base}: the scenarios to compare need different names, got "
+                f"{', '.join(names)}"), None, None
+    reps = args.reps or (args.max_reps if args.precision else scenarios[0].run.replications)
+    estimates = [estimate_run(s, reps, args.workers) for s in scenarios]
+    total = sum_estimates(estimates)
+    refusal = _too_big(args.base, total, args.force)
+    if refusal:
+        return refusal, None, None
+    try:
+        out = _output_folder(args.out, Path("results") / f"compare-{names[0]}", args.force,
+                             total.kept_bytes)
+    except OutputError as exc:
+        return f"{args.base}: --out: {exc}", None, None
+    try:
+        report = prepare_file(args.report, force=args.force) if args.report else None
+    except OutputError as exc:
+        return f"{args.base}: --report: {exc}", None, None
+    for sc in scenarios:
+        for w in scenario_warnings(sc):
+            _warn(w)
+    return scenarios, out, report
+
+
+def _write_report(cmp: Comparison, seconds: float, report: Path | None, force: bool,
+                  folder: Path) -> int:
+    """Render and write the HTML report, if asked for; 0 on success, 1 (with a message
+    saying the tables are kept in ``folder``) if it could not be written."""
+    if report is None:
+        return 0
+    from .report import render
+
+    try:
+        html = render(cmp, seconds)
+        write_owned_file(report, lambda tmp: tmp.write_text(html, encoding="utf-8"), force)
+    except (OSError, OutputError) as exc:
+        print(f"compare: the report could not be written ({printable(exc)}); the tables "
+              f"are kept in {printable(folder)}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -418,6 +562,9 @@ def _sweep(args: argparse.Namespace) -> int:
         plan = load_sweep(args.sweep)
     except ScenarioError as exc:
         return _error(exc.message())
+    refusal = _too_big(args.sweep, estimate_sweep(plan, args.workers or 1), args.force)
+    if refusal:
+        return _error(refusal)
     if args.scheduler and not args.scheduler.startswith(("tcp://", "tls://", "inproc://",
                                                          "ucx://", "ws://", "wss://")):
         return _error(f"--scheduler: expected an address such as tcp://10.0.0.5:8786, got "
@@ -427,7 +574,8 @@ def _sweep(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     try:
         outcome = run_sweep(plan, out, workers=args.workers, scheduler=args.scheduler,
-                            dask_local=args.dask_local, resume=args.resume, progress=show)
+                            dask_local=args.dask_local, resume=args.resume, progress=show,
+                            force=args.force)
     except SweepStoreError as exc:
         return _error(str(exc))
     except KeyboardInterrupt:
@@ -436,18 +584,19 @@ def _sweep(args: argparse.Namespace) -> int:
 
         done = len(finished_runs(out))
         print(f"sweep: stopped; the {done} finished runs of {len(plan.runs())} are kept in "
-              f"{out}; run the same command with --resume to continue", file=sys.stderr)
+              f"{printable(out)}; run the same command with --resume to continue",
+              file=sys.stderr)
         return EXIT_INTERRUPTED
     except (RunFailed, OSError, TimeoutError) as exc:
         show.close()
-        print(f"sweep: stopped by an error; finished runs are kept in {out} (--resume "
-              f"continues)\n{exc}", file=sys.stderr)
+        print(f"sweep: stopped by an error; finished runs are kept in {printable(out)} "
+              f"(--resume continues)\n{printable(exc)}", file=sys.stderr)
         return 1
     show.close()
     rate = outcome.runs_per_second
     if outcome.finished_now == 0:
         print(f"{plan.sweep.name}: nothing to run; all {outcome.total} runs were already "
-              f"finished in {out}")
+              f"finished in {printable(out)}")
     else:
         print(f"{plan.sweep.name}: {outcome.total} runs ({plan.points} points x "
               f"{plan.sweep.replications} replications, {plan.sweep.design.method} design); "
@@ -455,8 +604,9 @@ def _sweep(args: argparse.Namespace) -> int:
               f"({rate:.2f} runs/s, {outcome.executor})"
               + (f", {outcome.finished_before} already done" if outcome.finished_before
                  else ""))
-    print(f"table: {out / 'runs'} (Parquet, one file per run) and {out / 'runs.csv'}; "
-          f"per-point means: {out / 'points.csv'}")
+    shown = printable(out)
+    print(f"table: {shown}/runs (Parquet, one file per run) and {shown}/runs.csv; "
+          f"per-point means: {shown}/points.csv")
     return 0
 
 
@@ -515,13 +665,14 @@ def _sensitivity(args: argparse.Namespace) -> int:
     from .store import SweepStoreError
 
     try:
+        out = prepare_folder(Path(args.out) if args.out else Path(args.results) / "sensitivity",
+                             force=args.force)
         result = analyse(args.results, metrics=args.metrics, response=args.response)
-    except (SensitivityError, SweepStoreError) as exc:
+    except (SensitivityError, SweepStoreError, OutputError) as exc:
         return _error(str(exc))
-    out = Path(args.out) if args.out else Path(args.results) / "sensitivity"
     paths = write_sensitivity(result, out)
     print(text_table(result))
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
-    print(f"\nwrote {len(paths)} files to {out}")
+    print(f"\nwrote {len(paths)} files to {printable(out.path)}")
     return 0

@@ -349,10 +349,9 @@ def _one_year(rec: Records, people: pd.DataFrame, treated: pd.DataFrame, snaps: 
     v["rehab_refused"] = sum(1 for day in rec.rehab_refusals if y0 <= day < y1)
 
     costs = _costs_in_year(ledger, y0, y1)
-    total = 0.0
     for s in COST_SERVICES:
         v[f"cost_{s}_gbp"] = costs.get(s, 0.0)
-        total += costs.get(s, 0.0)
+    total = math.fsum(costs.get(s, 0.0) for s in COST_SERVICES)
     v["cost_total_gbp"] = total
     v["cost_per_completion_gbp"] = _share(total, len(comp))
     return v
@@ -372,8 +371,9 @@ def _costs_in_year(ledger: pd.DataFrame, y0: float, y1: float) -> dict[str, floa
     overlap = np.clip(np.minimum(e, y1) - np.maximum(s, y0), 0, None)
     frac = np.where(instant, ((s >= y0) & (s < y1)).astype(float),
                     overlap / np.where(instant, 1.0, span))
-    share = pd.Series(a * frac).groupby(ledger["service"].to_numpy()).sum()
-    return {str(k): float(x) for k, x in share.items()}
+    parts = pd.Series(a * frac).groupby(ledger["service"].to_numpy(), sort=True)
+    # fsum is exact, so a service's total does not depend on the order of its entries
+    return {str(k): math.fsum(x) for k, x in parts}
 
 
 def timeseries_table(rec: Records) -> pd.DataFrame:

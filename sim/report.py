@@ -18,6 +18,7 @@ import math
 import re
 from typing import Any
 
+import matplotlib
 import pandas as pd
 
 from . import __version__
@@ -325,13 +326,10 @@ img{max-width:100%}
 """
 
 
-def render(cmp: Comparison, seconds: float = 0.0, title: str | None = None) -> str:
-    """The whole report as one HTML string."""
-    title = title or f"{', '.join(s.name for s in cmp.scenarios[1:])} compared with {cmp.base}"
-    warn = "".join(f"<p class=warn>{html.escape(w)}</p>" for w in cmp.warnings)
-    answer = "".join(f"<p>{s}</p>" for s in answer_sentences(cmp))
-    parts = {
-        "answer": ("The answer", answer + warn),
+def _sections(cmp: Comparison, seconds: float, answer: str) -> dict[str, tuple[str, str]]:
+    """Each section's id -> (heading, HTML)."""
+    return {
+        "answer": ("The answer", answer),
         "headline": ("Headline measures", _headline_html(cmp)),
         "differences": ("Differences from the baseline", _forest(cmp)),
         "trends": ("Over time", _trends(cmp)),
@@ -340,13 +338,23 @@ def render(cmp: Comparison, seconds: float = 0.0, title: str | None = None) -> s
         "assumptions": ("Assumptions and sources", _assumptions_html(cmp)),
         "provenance": ("How this was run", _provenance_html(cmp, seconds)),
     }
+
+
+def render(cmp: Comparison, seconds: float = 0.0, title: str | None = None) -> str:
+    """The whole report as one HTML string."""
+    title = title or f"{', '.join(s.name for s in cmp.scenarios[1:])} compared with {cmp.base}"
+    warn = "".join(f"<p class=warn>{html.escape(w)}</p>" for w in cmp.warnings)
+    answer = "".join(f"<p>{s}</p>" for s in answer_sentences(cmp))
+    with matplotlib.rc_context({"text.parse_math": False}):  # a "$" in a name is text
+        parts = _sections(cmp, seconds, answer + warn)
     body = "".join(f'<section id="{key}" class="{key}"><h2>{name}</h2>{content}</section>'
                    for key, (name, content) in parts.items())
     script = ("<script>window.addEventListener('load',function(){var i=document.images,"
               "ok=0;for(var k=0;k<i.length;k++){if(i[k].complete&&i[k].naturalWidth>0)ok++}"
               "document.body.setAttribute('data-images',i.length);"
               "document.body.setAttribute('data-images-loaded',ok)});</script>")
-    return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>"
+    return (f"<!doctype html><html lang=en><head><meta charset=utf-8>"
+            f'<meta name="generator" content="treatsim {__version__}"><title>'
             f"{html.escape(title)}</title><style>{CSS}</style></head><body>"
             f"<h1>{html.escape(title)}</h1><p class=note>treatsim {__version__}, "
             f"{cmp.reps} replications per scenario on common random numbers, seed {cmp.seed}."

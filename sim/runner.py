@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import pandas as pd
@@ -89,9 +90,7 @@ def run(scenario: Scenario, reps: int | None = None, seed: int | None = None,
 def _run_pool(scenario: Scenario, seed: int, numbers: list[int], workers: int,
               done: dict[int, dict[str, Any]],
               progress: Callable[[int, int], None] | None) -> None:
-    def one(rep: int) -> dict[str, Any]:
-        return run_replication(scenario, seed, rep)
-
+    one = partial(run_replication, scenario, seed)  # not a closure: it pickles for spawn
     for index, tables in imap_unordered(one, numbers, workers):
         done[numbers[index]] = tables
         if progress:

@@ -36,6 +36,7 @@ left out too.
 
 from __future__ import annotations
 
+import json
 import math
 import warnings
 from collections.abc import Callable, Iterable
@@ -46,9 +47,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from . import __version__
 from .metrics import METRICS, format_value
+from .outputs import OutputTarget, prepare_folder, staging
 from .stats import LEVEL, t_interval
-from .store import _staging, read_sweep
+from .store import read_sweep
 
 __all__ = ["Sensitivity", "SensitivityError", "analyse", "analyse_frames", "write_sensitivity",
            "text_table", "RESAMPLES", "SEED"]
@@ -691,7 +694,7 @@ def _safe(metric: str) -> str:
 # --------------------------------------------------------------------------- writing
 
 
-def write_sensitivity(result: Sensitivity, folder: str | Path) -> list[Path]:
+def write_sensitivity(result: Sensitivity, folder: str | Path | OutputTarget) -> list[Path]:
     """Write the analysis to ``folder`` atomically (all of it or, on any failure, nothing):
     ``sensitivity.parquet`` / ``.csv`` (the table), ``response.parquet`` / ``.csv`` (grids),
     ``sensitivity.md``, ``bars-<metric>.png`` per metric with indices and, for a grid,
@@ -699,18 +702,22 @@ def write_sensitivity(result: Sensitivity, folder: str | Path) -> list[Path]:
 
     :returns: the files written, by name.
     """
-    folder = Path(folder)
-    with _staging(folder) as tmp:
+    target = folder if isinstance(folder, OutputTarget) else prepare_folder(
+        folder, create_parents=True)
+    with staging(target) as tmp:
         result.table.to_parquet(tmp / "sensitivity.parquet", index=False)
         result.table.to_csv(tmp / "sensitivity.csv", index=False)
         if result.response is not None:
             result.response.to_parquet(tmp / "response.parquet", index=False)
             result.response.to_csv(tmp / "response.csv", index=False)
         (tmp / "sensitivity.md").write_text(markdown(result), encoding="utf-8")
+        mark = {"kind": "sensitivity", "treatsim_version": __version__,
+                "metrics": list(result.metrics)}
+        (tmp / "run.json").write_text(json.dumps(mark, indent=2) + "\n", encoding="utf-8")
         for metric in result.metrics:
             if (result.table["metric"] == metric).any():
                 _bars(result, metric, tmp / f"bars-{_safe(metric)}.png")
             if result.response is not None and (result.response["metric"] == metric).any():
                 _response_plot(result, metric, tmp / f"response-{_safe(metric)}.png")
         names = sorted(p.name for p in tmp.iterdir())
-    return [folder / n for n in names]
+    return [target.path / n for n in names]

@@ -8,22 +8,27 @@ place in one rename, so an output folder is either the whole of a run or absent.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
 import platform
 import re
-import shutil
-import tempfile
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from . import __version__
+from .outputs import (
+    OutputError,
+    OutputTarget,
+    atomic_file,
+    clean_leftovers,
+    owned_folder,
+    prepare_folder,
+    printable,
+    staging,
+)
 from .runner import Results
 from .scenario import resolved_yaml
 
@@ -36,14 +41,17 @@ def scenario_hash(yaml_text: str) -> str:
     return hashlib.sha256(yaml_text.encode()).hexdigest()[:16]
 
 
-def write_results(results: Results, out: str | Path, source: str | None = None) -> Path:
-    """Write ``results`` to the folder ``out`` (replacing a previous run there).
+def write_results(results: Results, out: str | Path | OutputTarget,
+                  source: str | None = None) -> Path:
+    """Write ``results`` to the folder ``out``, replacing a previous run there (only a
+    folder treatsim wrote; see :mod:`sim.outputs`).
 
+    :param out: a folder checked beforehand with :func:`sim.outputs.prepare_folder`, or
+        a path (checked now).
     :param source: the scenario file the run came from, recorded in ``run.json``.
     :returns: the output folder.
     """
-    out = Path(out)
-    with _staging(out) as tmp:
+    with staging(out) as tmp:
         _write_tables(tmp, results.tables())
         text = resolved_yaml(results.scenario)
         (tmp / "scenario.yaml").write_text(text, encoding="utf-8")
@@ -62,22 +70,7 @@ def write_results(results: Results, out: str | Path, source: str | None = None) 
             **results.meta,
         }
         (tmp / "run.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    return out
-
-
-@contextlib.contextmanager
-def _staging(out: Path) -> Iterator[Path]:
-    """A temporary sibling of ``out`` to write into; on success it replaces ``out`` in one
-    rename, on any failure (or interruption) it is removed and ``out`` is untouched."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    tmp.chmod(0o755)  # mkdtemp makes it private; results are for sharing
-    try:
-        yield tmp
-        _swap_into_place(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    return out.path if isinstance(out, OutputTarget) else Path(out)
 
 
 def _write_tables(folder: Path, tables: dict[str, pd.DataFrame]) -> None:
@@ -87,21 +80,11 @@ def _write_tables(folder: Path, tables: dict[str, pd.DataFrame]) -> None:
         df.to_csv(folder / f"{name}.csv", index=False)
 
 
-def _swap_into_place(tmp: Path, out: Path) -> None:
-    if out.exists():
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
-        os.replace(out, old)
-        os.replace(tmp, out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, out)
-
-
-def write_comparison(cmp: Any, out: str | Path, sources: list[str], seconds: float) -> Path:
+def write_comparison(cmp: Any, out: str | Path | OutputTarget, sources: list[str],
+                     seconds: float) -> Path:
     """Write a comparison's tables (summary, comparison, yearly, timeseries, people) and
-    ``run.json`` to ``out``, atomically."""
-    out = Path(out)
-    with _staging(out) as tmp:
+    ``run.json`` to ``out``, atomically (as :func:`write_results`)."""
+    with staging(out) as tmp:
         tables = {"summary": cmp.summary, "comparison": cmp.comparison,
                   "yearly": cmp.yearly(), "timeseries": cmp.timeseries(),
                   "people": pd.concat([r.people for r in cmp.results.values()],
@@ -119,12 +102,21 @@ def write_comparison(cmp: Any, out: str | Path, sources: list[str], seconds: flo
         for s in cmp.scenarios:
             (tmp / f"scenario-{s.name}.yaml").write_text(resolved_yaml(s), encoding="utf-8")
         (tmp / "run.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    return out
+    return out.path if isinstance(out, OutputTarget) else Path(out)
 
 
 # --------------------------------------------------------------------------- sweeps
 
-_RUN_FILE = re.compile(r"^run-(\d{6})-(\d{4})\.parquet$")
+_RUN_FILE = re.compile(r"^run-(\d{6,})-(\d{4,})\.parquet$")
+"""A finished run's file: point and replication, zero-padded to at least 6 and 4 digits
+(wider numbers keep all their digits, and the pattern accepts any width)."""
+
+
+def run_file_name(point: int, rep: int) -> str:
+    """The file name of run ``(point, rep)`` in a sweep's ``runs/`` (read by
+    :func:`finished_runs` at any size of either number)."""
+    return f"run-{point:06d}-{rep:04d}.parquet"
+
 
 
 class SweepStoreError(Exception):
@@ -144,47 +136,37 @@ class SweepStore:
     """
 
     def __init__(self, out: Path, plan: SweepPlan, manifest: dict[str, Any]) -> None:
+        """Use :meth:`open`."""
         self.out, self.plan, self.manifest = out, plan, manifest
         self.runs_dir = out / "runs"
         self.started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
     @classmethod
-    def open(cls, out: str | Path, plan: SweepPlan, resume: bool = False) -> SweepStore:
-        """Start a sweep folder at ``out``, or reopen it to resume.
+    def open(cls, out: str | Path, plan: SweepPlan, resume: bool = False,
+             force: bool = False) -> SweepStore:
+        """Start a sweep folder at ``out``, or reopen it to resume. Called before any run,
+        so every refusal comes before work is done.
 
-        :raises SweepStoreError: if ``out`` holds a sweep and ``resume`` is false, holds a
-            different sweep (the file, the base scenario or its fit changed), or is a
-            folder of something else.
+        :param force: start afresh even where ``out`` holds a sweep (a treatsim sweep
+            folder is replaced; anything else is moved aside, never deleted).
+        :raises SweepStoreError: if ``out`` holds a sweep and neither ``resume`` nor
+            ``force`` is given, holds a different sweep (the file, the base scenario or its
+            fit changed) with ``resume``, or is something else and ``force`` is not given.
         """
         from .sweep import sweep_manifest
 
         out = Path(out)
         path = out / "manifest.json"
-        if path.is_file():
-            old = json.loads(path.read_text(encoding="utf-8"))
-            done = len(finished_runs(out))
-            if old.get("format") != "treatsim-sweep/1":
-                raise SweepStoreError(f"{out}: manifest.json is not a treatsim sweep's")
-            if not resume:
-                raise SweepStoreError(
-                    f"{out} already holds sweep {old['name']!r} ({done} of {old['runs']} runs "
-                    f"finished); add --resume to continue it, or choose another --out")
-            if old["digest"] != plan.digest:
-                raise SweepStoreError(
-                    f"{out} holds a different sweep from {plan.source}: the sweep file, its "
-                    f"base scenario or that scenario's fitted parameters changed since it was "
-                    f"started (digest {old['digest'][:12]}, now {plan.digest[:12]}); "
-                    f"choose another --out to run the new sweep")
-            for leftover in (out / "runs").glob(".run-*"):
-                leftover.unlink()  # a write cut short by a hard kill: that run is rerun
-            return cls(out, plan, old)
-        if out.exists() and (not out.is_dir() or any(out.iterdir())):
-            raise SweepStoreError(f"{out} exists and is not a sweep folder; choose another "
-                                  f"--out")
+        if path.is_file() and owned_folder(out) and not force:
+            return cls._reopen(out, plan, resume)
+        try:
+            target = prepare_folder(out, force=force, create_parents=True)
+        except OutputError as exc:
+            raise SweepStoreError(str(exc)) from None
         manifest = {**sweep_manifest(plan), "status": "running", "finished_runs": 0,
                     "treatsim_version": __version__, "python": platform.python_version(),
                     "sessions": []}
-        with _staging(out) as tmp:
+        with staging(target) as tmp:
             (tmp / "runs").mkdir()
             (tmp / "sweep.yaml").write_text(Path(plan.source).read_text(encoding="utf-8"),
                                             encoding="utf-8")
@@ -194,6 +176,29 @@ class SweepStore:
             design.to_csv(tmp / "design.csv", index=False)
             _write_json(tmp / "manifest.json", manifest)
         return cls(out, plan, manifest)
+
+    @classmethod
+    def _reopen(cls, out: Path, plan: SweepPlan, resume: bool) -> SweepStore:
+        """The sweep folder ``out`` reopened to resume (see :meth:`open`)."""
+        old = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+        done = len(finished_runs(out))
+        shown = printable(out)
+        if old.get("format") != "treatsim-sweep/1":
+            raise SweepStoreError(f"{shown}: manifest.json is not a treatsim sweep's; "
+                                  f"choose another --out")
+        if not resume:
+            raise SweepStoreError(
+                f"{shown} already holds sweep {printable(old['name'])!r} ({done} of "
+                f"{old['runs']} runs finished); add --resume to continue it, --force to "
+                f"start it again, or choose another --out")
+        if old["digest"] != plan.digest:
+            raise SweepStoreError(
+                f"{shown} holds a different sweep from {printable(plan.source)}: the sweep "
+                f"file, its base scenario or that scenario's fitted parameters changed since "
+                f"it was started (digest {old['digest'][:12]}, now {plan.digest[:12]}); "
+                f"choose another --out to run the new sweep")
+        clean_leftovers(out / "runs")  # writes cut short by a hard kill: rerun
+        return cls(out, plan, old)
 
     def finished(self) -> set[tuple[int, int]]:
         """``(point, rep)`` of every run whose file is in the folder."""
@@ -206,10 +211,8 @@ class SweepStore:
                                 "seed": plan.seed, "scenario_sha256": row["scenario_sha256"]}
         full.update(plan.point_values(point))
         full.update({k: v for k, v in row.items() if k != "scenario_sha256"})
-        name = f"run-{point:06d}-{rep:04d}.parquet"
-        _atomic(self.runs_dir / name,
-                lambda tmp: pd.DataFrame([full]).to_parquet(tmp, index=False))
-        return self.runs_dir / name
+        return atomic_file(self.runs_dir / run_file_name(point, rep),
+                           lambda tmp: pd.DataFrame([full]).to_parquet(tmp, index=False))
 
     def finish(self, complete: bool, executor: str, runs: int, seconds: float) -> None:
         """Record this session in the manifest; when every run is in, write the whole
@@ -226,9 +229,10 @@ class SweepStore:
         if len(done) == total:
             runs_table = read_runs(self.out)
             points = points_table(runs_table, self.manifest)
-            _atomic(self.out / "runs.csv", lambda p: runs_table.to_csv(p, index=False))
-            _atomic(self.out / "points.parquet", lambda p: points.to_parquet(p, index=False))
-            _atomic(self.out / "points.csv", lambda p: points.to_csv(p, index=False))
+            atomic_file(self.out / "runs.csv", lambda p: runs_table.to_csv(p, index=False))
+            atomic_file(self.out / "points.parquet",
+                        lambda p: points.to_parquet(p, index=False))
+            atomic_file(self.out / "points.csv", lambda p: points.to_csv(p, index=False))
         _write_json(self.out / "manifest.json", self.manifest)
 
 
@@ -297,18 +301,5 @@ def points_table(runs: pd.DataFrame, manifest: dict[str, Any]) -> pd.DataFrame:
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
-    _atomic(path, lambda tmp: tmp.write_text(json.dumps(data, indent=2) + "\n",
-                                             encoding="utf-8"))
-
-
-def _atomic(path: Path, write: Callable[[Path], Any]) -> None:
-    """``write`` a temporary sibling of ``path`` (a dot-file, which Parquet datasets skip),
-    then rename it into place; if anything stops it (Ctrl-C included), the temporary file
-    is removed and ``path`` is as it was."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    atomic_file(path, lambda tmp: tmp.write_text(json.dumps(data, indent=2) + "\n",
+                                                 encoding="utf-8"))

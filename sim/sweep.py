@@ -24,16 +24,18 @@ import itertools
 import json
 import logging
 import math
+import re
 import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import (
+    AfterValidator,
     Field,
     ValidationError,
     ValidationInfo,
@@ -44,6 +46,9 @@ from scipy import stats
 
 from .metrics import key_values, unknown_metric
 from .scenario import (
+    MAX_REPLICATIONS,
+    MAX_SEED,
+    NAME_PATTERN,
     PolicyError,
     Scenario,
     ScenarioError,
@@ -60,6 +65,23 @@ __all__ = ["Sweep", "SweepPlan", "load_sweep", "run_sweep", "run_one", "RunFaile
 
 UNBOUNDED_TAIL = 0.001
 """Unbounded distributions are cut at this quantile and its mirror (0.1% and 99.9%)."""
+MAX_POINTS = 100_000
+"""Most design points of a sweep (validating each takes about 0.05 ms a parameter)."""
+MAX_RUNS = 1_000_000
+"""Most runs (points x replications) of a sweep."""
+SCAN_VALUES = 2_000
+"""Each parameter's values are checked one by one up to this many; beyond, only its
+extremes are, and every point as a whole."""
+METRIC_KEY = re.compile(r"^[a-z0-9_]+(@[1-9][0-9]{0,3})?$")
+"""A kept metric: a name, or ``name@year`` with a reporting year 1, 2, ... (ASCII)."""
+
+
+def _metric_syntax(key: str) -> str:
+    if not METRIC_KEY.match(key):
+        raise ValueError("a metric is a name from the metrics list, or name@year for a "
+                         "reporting year (name@1 is the first), lower-case letters, digits "
+                         f"and _ only; got {key[:60]!r}")
+    return key
 
 
 class Distribution(Strict):
@@ -137,9 +159,10 @@ class Parameter(Strict):
     """
 
     path: str = Field(min_length=1)
-    range: list[float] | None = None
-    points: int | None = Field(default=None, ge=2, description="grid values across a range")
-    levels: list[float] | None = None
+    range: list[float] | None = Field(default=None, max_length=2)
+    points: int | None = Field(default=None, ge=2, le=MAX_POINTS,
+                               description="grid values across a range")
+    levels: list[float] | None = Field(default=None, max_length=MAX_POINTS)
     distribution: Distribution | None = None
     label: str = ""
 
@@ -203,8 +226,9 @@ class Design(Strict):
     """
 
     method: Literal["grid", "lhs", "sobol", "morris"]
-    samples: int | None = Field(default=None, ge=2)
-    levels: int | None = Field(default=None, ge=2, description="morris grid levels (default 4)")
+    samples: int | None = Field(default=None, ge=2, le=MAX_POINTS)
+    levels: int | None = Field(default=None, ge=2, le=1_000,
+                               description="morris grid levels (default 4)")
     second_order: bool = False
 
     @property
@@ -236,14 +260,17 @@ class Design(Strict):
 class Sweep(Strict):
     """A whole sweep file."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = Field(pattern=NAME_PATTERN,
+                      description="letters, digits, _ and - (it names the sweep's folder)")
     description: str = ""
     scenario: str = Field(description="the base scenario, relative to this file")
     design: Design
-    parameters: list[Parameter] = Field(min_length=1)
-    replications: int = Field(default=2, ge=1, description="per point")
-    seed: int | None = Field(default=None, ge=0, description="default: the scenario's")
-    metrics: list[str] = Field(min_length=1, description="metric, or metric@year")
+    parameters: list[Parameter] = Field(min_length=1, max_length=100)
+    replications: int = Field(default=2, ge=1, le=MAX_REPLICATIONS, description="per point")
+    seed: int | None = Field(default=None, ge=0, le=MAX_SEED,
+                             description="default: the scenario's")
+    metrics: list[Annotated[str, AfterValidator(_metric_syntax)]] = Field(
+        min_length=1, max_length=1_000, description="metric, or metric@year")
 
     @model_validator(mode="after")
     def _checks(self) -> Sweep:
@@ -342,29 +369,64 @@ def load_sweep(path: str | Path) -> SweepPlan:
     """Load and check a sweep file and build its design.
 
     Checks that the base scenario loads, that every parameter path exists and holds a
-    number, that every metric is known, and that every point of the design gives a valid
-    scenario, so a sweep never stops part-way on bad input.
+    number, that every metric is known (and kept once), that the design is not too big
+    to build (:data:`MAX_POINTS`, :data:`MAX_RUNS`), and that every point of the design
+    gives a valid scenario, so a sweep never stops part-way on bad input.
 
     :raises ScenarioError: naming file, line and key of every problem found.
     """
     path = Path(path)
     sweep, line_of, shown = load_model_file(path, Sweep)
     base = load_referenced_scenario(path, sweep.scenario, line_of, shown)
-    problems: list[tuple[str, int | None, str, str]] = []
+    problems = _metric_problems(sweep, base, shown, line_of)
+    found, integer = _parameter_problems(sweep, base, shown, line_of)
+    problems += found
+    if not problems:
+        problems = _size_problems(sweep, shown, line_of)
+    if problems:
+        raise ScenarioError(problems)
+    seed = base.run.seed if sweep.seed is None else sweep.seed
+    unit = unit_design(sweep.model_copy(update={"seed": seed}))
+    values = design_values(sweep, unit, integer)
+    _check_points(sweep, base, values, shown, line_of)
+    plan = SweepPlan(sweep=sweep, base=base, seed=seed, unit=unit, values=values,
+                     source=str(path), digest="")
+    return dataclasses.replace(plan, digest=plan_digest(plan))
+
+
+Problem = tuple[str, int | None, str, str]
+
+
+def _metric_problems(sweep: Sweep, base: Scenario, shown: str,
+                     line_of: Callable[..., int | None]) -> list[Problem]:
+    """Unknown metrics, years that are not reporting years, metrics kept twice."""
+    problems: list[Problem] = []
+    first: dict[str, int] = {}
     for i, key in enumerate(sweep.metrics):
+        where = (shown, line_of("metrics", i), f"metrics[{i}]")
         metric, _, year = key.partition("@")
-        if unknown_metric(metric):
-            problems.append((shown, line_of("metrics", i), f"metrics[{i}]",
-                             unknown_metric(metric)))
-        elif year and not (year.isdigit() and 1 <= int(year) <= base.run.years):
-            problems.append((shown, line_of("metrics", i), f"metrics[{i}]",
-                             f"the year after @ must be a reporting year, 1 to "
+        if key in first:
+            problems.append((*where, f"{key!r} is listed twice (first as metrics[{first[key]}])"))
+        elif unknown_metric(metric):
+            problems.append((*where, unknown_metric(metric)))
+        elif year and not 1 <= int(year) <= base.run.years:
+            problems.append((*where, f"the year after @ must be a reporting year, 1 to "
                              f"{base.run.years}, got {year!r}"))
+        first.setdefault(key, i)
     clash = sorted(set(sweep.metrics) & {p.path for p in sweep.parameters})
     if clash:
         problems.append((shown, line_of("metrics"), "metrics",
                          f"{clash[0]!r} is both a parameter and a metric"))
+    return problems
+
+
+def _parameter_problems(sweep: Sweep, base: Scenario, shown: str,
+                        line_of: Callable[..., int | None]
+                        ) -> tuple[list[Problem], list[bool]]:
+    """Paths that do not exist or do not hold a number, and parameter kinds that do not
+    fit the design; and, per parameter, whether the scenario holds a whole number."""
     raw = base.model_dump(mode="python", by_alias=True)
+    problems: list[Problem] = []
     integer = []
     for i, p in enumerate(sweep.parameters):
         where = (shown, line_of("parameters", i, "path"), f"parameters[{i}].path")
@@ -381,59 +443,107 @@ def load_sweep(path: str | Path) -> SweepPlan:
         current = get_parameter(raw, p.path)
         if isinstance(current, bool) or not isinstance(current, int | float):
             problems.append((*where, f"{p.path} holds {type(current).__name__} "
-                             f"{current!r}, not a number, so it cannot be swept"))
+                             f"{str(current)[:40]!r}, not a number, so it cannot be swept"))
             continue
         integer[i] = isinstance(current, int)
-        if sweep.design.method == "grid" and p.distribution is not None:
+        method = sweep.design.method
+        if method == "grid" and p.distribution is not None:
             problems.append((shown, line_of("parameters", i, "distribution"),
                              f"parameters[{i}].distribution", "a grid needs levels or a "
                              "range with points, not a distribution"))
-        elif sweep.design.method == "grid" and p.range is not None and p.points is None:
+        elif method == "grid" and p.range is not None and p.points is None:
             problems.append((shown, line_of("parameters", i, "range"),
                              f"parameters[{i}].points", "a grid over a range needs points "
                              "(how many evenly spaced values)"))
-        elif sweep.design.method != "grid" and p.points is not None:
+        elif method != "grid" and p.points is not None:
             problems.append((shown, line_of("parameters", i, "points"),
                              f"parameters[{i}].points", f"points is only used by a grid; "
-                             f"a {sweep.design.method} design samples the range"))
-    if problems:
-        raise ScenarioError(problems)
-    seed = base.run.seed if sweep.seed is None else sweep.seed
-    unit = unit_design(sweep.model_copy(update={"seed": seed}))
-    values = design_values(sweep, unit, integer)
-    _check_points(sweep, base, values, shown, line_of)
-    plan = SweepPlan(sweep=sweep, base=base, seed=seed, unit=unit, values=values,
-                     source=str(path), digest="")
-    return dataclasses.replace(plan, digest=plan_digest(plan))
+                             f"a {method} design samples the range"))
+    return problems, integer
+
+
+def design_size(sweep: Sweep) -> int:
+    """Number of design points, counted without building the design."""
+    d, n = sweep.design, len(sweep.parameters)
+    if d.method == "grid":
+        return math.prod(len(p.levels) if p.levels is not None else (p.points or 1)
+                         for p in sweep.parameters)
+    samples = d.samples or 0
+    if d.method == "lhs":
+        return samples
+    if d.method == "sobol":
+        return samples * ((2 * n + 2) if d.second_order else (n + 2))
+    return samples * (n + 1)  # morris: trajectories of n + 1 points
+
+
+def _size_problems(sweep: Sweep, shown: str, line_of: Callable[..., int | None]
+                   ) -> list[Problem]:
+    """A design too big to build or to check, or too many runs."""
+    points = design_size(sweep)
+    if points > MAX_POINTS:
+        key = ("parameters",) if sweep.design.method == "grid" else ("design", "samples")
+        return [(shown, line_of(*key), _fmt(key), f"the {sweep.design.method} design has "
+                 f"{points:,} points; a sweep may have at most {MAX_POINTS:,}")]
+    runs = points * sweep.replications
+    if runs > MAX_RUNS:
+        return [(shown, line_of("replications"), "replications", f"{points:,} points x "
+                 f"{sweep.replications:,} replications = {runs:,} runs; a sweep may have "
+                 f"at most {MAX_RUNS:,}")]
+    return []
+
+
+def _fmt(key: tuple[str, ...]) -> str:
+    return ".".join(key)
 
 
 def _check_points(sweep: Sweep, base: Scenario, values: np.ndarray, shown: str,
                   line_of: Callable[..., int | None]) -> None:
-    """Every point must give a valid scenario; report the first bad one per parameter
-    value (checked one parameter at a time first, so the message names the culprit)."""
+    """Every point must give a valid scenario (and valid policies after it).
+
+    Each parameter alone first, so the message names the culprit: its smallest value
+    that is invalid (every value up to :data:`SCAN_VALUES` of them; beyond, its
+    extremes). Then every distinct point as a whole, stopping at the first bad one.
+    """
     names = [p.path for p in sweep.parameters]
-    problems = []
+    problems: list[Problem] = []
     for j, (name, p) in enumerate(zip(names, sweep.parameters, strict=True)):
         kind = next(k for k in ("range", "levels", "distribution") if getattr(p, k) is not None)
-        for v in np.unique(values[:, j]):
-            try:
-                with_parameters(base, {name: float(v)})
-            except ValidationError as exc:
-                problems.append((shown, line_of("parameters", j, kind),
-                                 f"parameters[{j}].{kind}",
-                                 f"{name} = {v:g} gives an invalid scenario: {_why(exc)}"))
+        column = np.unique(values[:, j])
+        if len(column) > SCAN_VALUES:
+            column = np.array([column[0], column[-1]])
+        for v in column:
+            why = _point_problem(base, {name: float(v)})
+            if why:
+                problems.append((shown, line_of("parameters", j, kind), f"parameters[{j}].{kind}",
+                                 f"{name} = {v:g} gives an invalid scenario: {why}"))
                 break
     if problems:
         raise ScenarioError(problems)
-    for point, row in enumerate(values):
-        try:
-            with_parameters(base, dict(zip(names, map(float, row), strict=True)))
-        except ValidationError as exc:
-            msg = _why(exc)
+    _, firsts = np.unique(values, axis=0, return_index=True)
+    for point in sorted(firsts):
+        row = values[point]
+        why = _point_problem(base, dict(zip(names, map(float, row), strict=True)))
+        if why:
             shown_values = ", ".join(f"{n} = {v:g}" for n, v in zip(names, row, strict=True))
             raise ScenarioError([(shown, line_of("parameters"), "parameters",
                                   f"design point {point} ({shown_values}) gives an invalid "
-                                  f"scenario: {msg}")]) from None
+                                  f"scenario: {why}")])
+
+
+def _point_problem(base: Scenario, values: dict[str, float]) -> str | None:
+    """Why ``base`` at ``values`` is not a scenario a run accepts (its policies included),
+    or None."""
+    try:
+        scenario = with_parameters(base, values)
+        if scenario.policies:
+            scenario.phases()
+    except ValidationError as exc:
+        return _why(exc)
+    except PolicyError as exc:
+        error = exc.error if isinstance(exc.error, str) else _why(exc.error)
+        key = f".set.{exc.key}" if exc.key else ""
+        return f"policies[{exc.index}]{key}: {error}"
+    return None
 
 
 def _why(exc: ValidationError) -> str:
@@ -501,16 +611,24 @@ def _execute(plan: SweepPlan, todo: list[tuple[int, int]], workers: int,
                                 f"{traceback.format_exc()}") from exc
             yield (point, rep), row
     else:
+        from functools import partial
+
         from .parallel import WorkerError, imap_unordered
 
-        def one(run: tuple[int, int]) -> dict[str, Any]:
-            return run_one(plan.base, plan.point_values(run[0]), plan.seed, run[1], keys)
-
+        one = partial(_run_job, plan.base, plan.seed, keys)  # not a closure: pickles for spawn
+        jobs = [(plan.point_values(point), rep) for point, rep in todo]
         try:
-            for index, row in imap_unordered(one, todo, workers):
+            for index, row in imap_unordered(one, jobs, workers):
                 yield todo[index], row
         except WorkerError as exc:
             raise RunFailed(f"a run failed on the process pool: {exc}") from exc
+
+
+def _run_job(base: Scenario, seed: int, keys: list[str], job: tuple[dict[str, float], int]
+             ) -> dict[str, Any]:
+    """``run_one`` of a ``(point values, rep)`` job, for the process pool."""
+    values, rep = job
+    return run_one(base, values, seed, rep, keys)
 
 
 def _execute_dask(plan: SweepPlan, todo: list[tuple[int, int]], keys: list[str],
@@ -591,7 +709,8 @@ class SweepOutcome:
 
 def run_sweep(plan: SweepPlan, out: str | Path, workers: int = 1, scheduler: str | None = None,
               dask_local: int | None = None, resume: bool = False,
-              progress: Callable[[int, int, float], None] | None = None) -> SweepOutcome:
+              progress: Callable[[int, int, float], None] | None = None,
+              force: bool = False) -> SweepOutcome:
     """Run every unfinished run of ``plan`` into the folder ``out``.
 
     Each finished run is written at once (atomically) as its own Parquet file, so
@@ -604,12 +723,14 @@ def run_sweep(plan: SweepPlan, out: str | Path, workers: int = 1, scheduler: str
     :param dask_local: start a local Dask cluster of this many worker processes.
     :param progress: called as ``progress(done, total, seconds_left)`` after each run;
         ``seconds_left`` is NaN until a run of this call has finished.
-    :raises SweepStoreError: when ``out`` holds another sweep, or a sweep without
-        ``resume``.
+    :param force: start afresh where ``out`` holds a sweep or something else (see
+        :meth:`sim.store.SweepStore.open`; nothing treatsim did not write is deleted).
+    :raises SweepStoreError: when ``out`` holds another sweep, a sweep without
+        ``resume`` or ``force``, or something treatsim did not write.
     """
     from .store import SweepStore
 
-    store = SweepStore.open(out, plan, resume=resume)
+    store = SweepStore.open(out, plan, resume=resume, force=force)
     executor = ("dask " + (scheduler or f"local {dask_local}") if scheduler or dask_local
                 else "serial" if workers <= 1 else f"pool {workers}")
     done = store.finished()

@@ -15,7 +15,7 @@ from sim.streams import Streams
 
 
 def _cap(staff: float) -> sim.Scenario:
-    return small({"name": f"cap40_staff{staff}", "keyworkers.mode": "queue",
+    return small({"name": f"cap40_staff{staff:g}".replace(".", "_"), "keyworkers.mode": "queue",
                   "keyworkers.caseload_cap": 40, "keyworkers.staff": staff,
                   "keyworkers.waiting_abandonment.per_year": 0.5})
 

@@ -265,7 +265,7 @@ def test_write_sensitivity_writes_tables_markdown_and_plots(grid_sweep, tmp_path
     paths = write_sensitivity(result, out)
     names = {p.name for p in paths}
     assert names == {"sensitivity.parquet", "sensitivity.csv", "response.parquet",
-                     "response.csv", "sensitivity.md", "response-caseload_mean.png",
+                     "response.csv", "sensitivity.md", "run.json", "response-caseload_mean.png",
                      "response-cost_total_gbp@1.png"}
     assert all(p.parent == out and p.is_file() for p in paths)
     for p in paths:

@@ -143,8 +143,14 @@ def test_serial_pool_and_dask_give_identical_tables(tmp_path):
     assert len(reference) == 8
     for other in ("pool", "dask_local", "dask_address"):
         pd.testing.assert_frame_equal(read_runs(tmp_path / other), reference)
-        assert (tmp_path / other / "runs.csv").read_text() == \
-            (tmp_path / "serial" / "runs.csv").read_text()
+        assert table_bytes(tmp_path / other) == table_bytes(tmp_path / "serial")  # same bytes
+
+
+def table_bytes(folder: Path) -> dict[str, bytes]:
+    """Every table file of a sweep folder (CSV and Parquet, the run files included) by
+    name, with its bytes."""
+    files = [*folder.glob("*.csv"), *folder.glob("*.parquet"), *folder.glob("runs/*")]
+    return {str(f.relative_to(folder)): f.read_bytes() for f in sorted(files)}
 
 
 def test_points_table_summarises_replications(tmp_path):
@@ -174,8 +180,13 @@ def test_a_folder_holding_a_sweep_needs_resume_and_the_same_sweep(tmp_path):
         run_sweep(load_sweep(changed), tmp_path / "out", resume=True)
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "notes.txt").write_text("mine")
-    with pytest.raises(SweepStoreError, match="not a sweep folder"):
+    with pytest.raises(SweepStoreError, match="a folder that treatsim did not write"):
         run_sweep(load_sweep(changed), tmp_path / "other")
+    assert (tmp_path / "other" / "notes.txt").read_text() == "mine"
+    run_sweep(load_sweep(changed), tmp_path / "other", force=True)  # moved aside, not lost
+    aside = list(tmp_path.glob("other.before-treatsim-*"))
+    assert len(aside) == 1 and (aside[0] / "notes.txt").read_text() == "mine"
+    assert (tmp_path / "other" / "runs.csv").is_file()
 
 
 def test_a_write_stopped_part_way_leaves_no_file(tmp_path, monkeypatch):

@@ -122,6 +122,7 @@ def test_compare_command_writes_tables_and_report_and_refuses_mismatched_years(t
     alt = tmp_path / "alt.yaml"
     alt.write_text(f"extends: {base}\nname: alt\nkeyworkers: {{mode: queue}}\n")
     out, report = tmp_path / "cmp", tmp_path / "r" / "report.html"
+    report.parent.mkdir()  # a report's folder must exist: a typo in it is refused up front
     res = subprocess.run([sys.executable, "-m", "sim", "compare", str(base), str(alt),
                           "--reps", "2", "--out", str(out), "--report", str(report),
                           "--quiet"], cwd=ROOT, capture_output=True, text=True, timeout=600)

@@ -903,7 +903,9 @@ class Model:
         """Close open segments and costs at the current time and return the records."""
         now = self.env.now
         self.accrue_fixed_costs()
-        for person in self.in_treatment:
+        # person-id order: the ledger's order, and so every float sum over it, must not
+        # depend on where the people happen to sit in memory
+        for person in sorted(self.in_treatment, key=_by_pid):
             if person.modality is not None and person.episode is not None:
                 start = person.seg_start
                 self.monitor.segments.append(
@@ -980,3 +982,8 @@ def simulate(scenario: Scenario, seed: int, replication: int) -> Records:
 
 
 __all__ = ["Model", "Records", "Transition", "simulate"]
+
+
+def _by_pid(person: Person) -> int:
+    """Sort key: a person's id (a stable order, unlike a set's)."""
+    return person.pid
