@@ -629,6 +629,25 @@ def test_limits_big_but_legal_run_is_valid_but_too_big(tmp_path, monkeypatch, ca
     assert "more than a day" in too_big(ten, memory_bytes=1e15)
 
 
+def test_the_command_refuses_work_too_big_for_the_machine_before_running(tmp_path,
+                                                                        monkeypatch, capsys):
+    """5 million people for 200 years: `run` and `compare` exit 2 at once with the
+    estimate, write nothing, and say that --force would run it anyway."""
+    import sim.runner
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sim.runner, "run", lambda *a, **k: pytest.fail("simulated"))
+    path = _big_scenario(tmp_path, 5_000_000, 200)
+    for args in (["run", str(path)], ["compare", str(EXAMPLE), str(path), "--reps", "2"]):
+        t0 = time.perf_counter()
+        assert cli.main([*args, "--quiet"]) == 2
+        err = capsys.readouterr().err
+        assert time.perf_counter() - t0 < 10
+        assert "too big to run: about" in err and "person-years" in err, err
+        assert "add --force to run anyway" in err and "Traceback" not in err
+        assert not (tmp_path / "results").exists()
+
+
 def test_limits_shipped_runs_and_sweeps_fit():
     from sim.limits import estimate_run, estimate_sweep, sum_estimates, too_big
     from sim.sweep import load_sweep
