@@ -26,8 +26,9 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sim.store import SweepStore, read_runs  # noqa: E402
-from sim.sweep import load_sweep, run_sweep  # noqa: E402
+from sim.execute.sweep import run_sweep  # noqa: E402
+from sim.io.sweep_store import SweepStore, read_runs  # noqa: E402
+from sim.sweep import load_sweep  # noqa: E402
 
 
 def sweep_file(folder: Path, small: bool) -> Path:

@@ -17,11 +17,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pandas as pd
-
 from . import __version__
-from .limits import WorkEstimate, estimate_run, estimate_sweep, sum_estimates, too_big
-from .outputs import (
+from .execute.limits import WorkEstimate, estimate_run, estimate_sweep, sum_estimates, too_big
+from .io.outputs import (
     OutputError,
     OutputTarget,
     prepare_file,
@@ -32,7 +30,9 @@ from .outputs import (
 from .scenario import MAX_SEED
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .compare import Comparison
+    import pandas as pd
+
+    from .analysis.compare import Comparison
     from .scenario import Scenario
 
 EXIT_BAD_INPUT = 2
@@ -273,9 +273,9 @@ def _schema(out: str | None, sweep: bool = False, force: bool = False) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .runner import run
+    from .execute.runner import run
+    from .io.results import write_results
     from .scenario import ScenarioError, load_scenario, scenario_warnings
-    from .store import write_results
 
     try:
         scenario = load_scenario(args.scenario)
@@ -361,7 +361,7 @@ def _summary_text(summary: pd.DataFrame, everything: bool = False) -> str:
 def _calibrate(args: argparse.Namespace) -> int:
     import time
 
-    from .calibrate import (
+    from .analysis.calibrate import (
         calibrate,
         check_fit,
         default_out_dir,
@@ -424,8 +424,8 @@ def _calibrate(args: argparse.Namespace) -> int:
 def _compare(args: argparse.Namespace) -> int:
     import time
 
-    from .compare import compare
-    from .store import write_comparison
+    from .analysis.compare import compare
+    from .io.results import write_comparison
 
     scenarios, out, report = _compare_inputs(args)
     if isinstance(scenarios, str):
@@ -510,7 +510,7 @@ def _write_report(cmp: Comparison, seconds: float, report: Path | None, force: b
     saying the tables are kept in ``folder``) if it could not be written."""
     if report is None:
         return 0
-    from .report import render
+    from .analysis.report import render
 
     try:
         html = render(cmp, seconds)
@@ -554,9 +554,10 @@ def _comparison_text(cmp: Comparison) -> str:
 def _sweep(args: argparse.Namespace) -> int:
     import time
 
+    from .execute.sweep import RunFailed, run_sweep
+    from .io.sweep_store import SweepStoreError
     from .scenario import ScenarioError
-    from .store import SweepStoreError
-    from .sweep import RunFailed, load_sweep, run_sweep
+    from .sweep import load_sweep
 
     try:
         plan = load_sweep(args.sweep)
@@ -580,7 +581,7 @@ def _sweep(args: argparse.Namespace) -> int:
         return _error(str(exc))
     except KeyboardInterrupt:
         show.close()
-        from .store import finished_runs
+        from .io.sweep_store import finished_runs
 
         done = len(finished_runs(out))
         print(f"sweep: stopped; the {done} finished runs of {len(plan.runs())} are kept in "
@@ -661,8 +662,8 @@ def _duration(seconds: float) -> str:
 
 
 def _sensitivity(args: argparse.Namespace) -> int:
-    from .sensitivity import SensitivityError, analyse, text_table, write_sensitivity
-    from .store import SweepStoreError
+    from .analysis.sensitivity import SensitivityError, analyse, text_table, write_sensitivity
+    from .io.sweep_store import SweepStoreError
 
     try:
         out = prepare_folder(Path(args.out) if args.out else Path(args.results) / "sensitivity",

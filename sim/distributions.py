@@ -15,6 +15,7 @@ distribution and piecewise-constant multipliers.
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 from bisect import bisect_left, bisect_right
@@ -22,7 +23,16 @@ from statistics import NormalDist
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
-from scipy import special
+
+
+@functools.cache
+def _special() -> Any:
+    """SciPy's special functions (the gamma's cumulative hazard), imported on first use
+    so that reading a scenario does not load SciPy."""
+    from scipy import special
+
+    return special
+
 
 __all__ = [
     "Distribution",
@@ -192,10 +202,10 @@ class Gamma(_Dist):
         if t <= 0:
             return 0.0
         x = t / self.scale_days
-        cdf = float(special.gammainc(self.shape, x))
+        cdf = float(_special().gammainc(self.shape, x))
         if cdf < 0.5:  # lower tail: log1p keeps precision where S(t) is close to 1
             return -math.log1p(-cdf)
-        sf = float(special.gammaincc(self.shape, x))
+        sf = float(_special().gammaincc(self.shape, x))
         return -math.log(sf) if sf > 0 else _INF
 
     def inv_cumhaz(self, h: float) -> float:
@@ -203,11 +213,11 @@ class Gamma(_Dist):
         if h <= 0:
             return 0.0
         if h < math.log(2):
-            return self.scale_days * float(special.gammaincinv(self.shape, -math.expm1(-h)))
+            return self.scale_days * float(_special().gammaincinv(self.shape, -math.expm1(-h)))
         p = math.exp(-h)
         if p <= 0:
             return _INF
-        return self.scale_days * float(special.gammainccinv(self.shape, p))
+        return self.scale_days * float(_special().gammainccinv(self.shape, p))
 
 
 class Fixed(_Dist):

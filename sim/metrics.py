@@ -15,13 +15,13 @@ identifiers, labels are for reports.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .model.monitor import Records
+from .model.records import Death, Episode, LedgerEntry, Records
 
 YEAR = 365.0
 REVIEW = 84.0  # 12 weeks
@@ -201,12 +201,7 @@ def people_table(rec: Records) -> pd.DataFrame:
     return df
 
 
-_EPISODE_FIELDS = (
-    "pid", "episode", "initial", "source", "referral_day", "substance", "sex", "age_band",
-    "injecting", "mental_health", "housing_need", "previously_treated", "triage_day",
-    "triaged_only", "start_day", "exit_day", "exit_reason", "path", "ost_setting",
-    "ost_formulation", "inpatient_detox", "abandoned_wait",
-)
+_EPISODE_FIELDS = tuple(f.name for f in fields(Episode))
 
 
 def _represented(df: pd.DataFrame) -> pd.Series:
@@ -232,9 +227,8 @@ def _quantile(x: pd.Series, q: float) -> float:
 def yearly_metrics(rec: Records, people: pd.DataFrame) -> pd.DataFrame:
     """The long ``yearly`` table for one replication: columns year, metric, value."""
     snaps = pd.DataFrame(rec.snapshots)
-    ledger = pd.DataFrame(rec.ledger, columns=["service", "start", "end", "amount"])
-    deaths = pd.DataFrame(rec.deaths, columns=["day", "pid", "state", "modality",
-                                               "since_exit", "substance"])
+    ledger = pd.DataFrame(rec.ledger, columns=LedgerEntry._fields)
+    deaths = pd.DataFrame(rec.deaths, columns=Death._fields)
     out: list[tuple[int, str, float]] = []
     treated = people[people["start_day"].notna()]
     for k in range(rec.warmup_years, rec.warmup_years + rec.years):
@@ -245,39 +239,87 @@ def yearly_metrics(rec: Records, people: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, columns=["year", "metric", "value"])
 
 
+@dataclass(frozen=True, slots=True)
+class _Year:
+    """One model year ``k`` (days [y0, y1)) of one replication, and the slices of its
+    tables that several groups of metrics use."""
+
+    rec: Records
+    people: pd.DataFrame
+    treated: pd.DataFrame  # episodes that started treatment
+    snaps: pd.DataFrame
+    k: int
+    y0: float
+    y1: float
+
+    def in_year(self, col: str) -> pd.Series:
+        """Rows of ``people`` whose day ``col`` falls in the year."""
+        return (self.people[col] >= self.y0) & (self.people[col] < self.y1)
+
+    @property
+    def end_snap(self) -> pd.Series:
+        return self.snaps.iloc[12 * (self.k + 1) - 1]
+
+    @property
+    def overlap(self) -> pd.DataFrame:
+        """Episodes in treatment at some time in the year."""
+        treated = self.treated
+        return treated[(treated["start_day"] < self.y1)
+                       & (treated["exit_day"].isna() | (treated["exit_day"] >= self.y0))]
+
+    @property
+    def presentations(self) -> pd.DataFrame:
+        """New presentations: episodes assessed in the year (not carried in)."""
+        return self.people[self.in_year("triage_day") & ~self.people["initial"]]
+
+
 def _one_year(rec: Records, people: pd.DataFrame, treated: pd.DataFrame, snaps: pd.DataFrame,
               ledger: pd.DataFrame, deaths: pd.DataFrame, k: int, y0: float,
               y1: float) -> dict[str, float]:
-    v: dict[str, float] = {}
-    in_year = lambda col: (people[col] >= y0) & (people[col] < y1)  # noqa: E731
-    end_snap = snaps.iloc[12 * (k + 1) - 1]
-    months = snaps.iloc[12 * k: 12 * (k + 1)]
-    prev = snaps.iloc[12 * k - 1] if k > 0 else None
-
+    year = _Year(rec, people, treated, snaps, k, y0, y1)
+    overlap = year.overlap
     # who was in treatment during the year (from episodes: distinct people)
-    overlap = treated[(treated["start_day"] < y1)
-                      & (treated["exit_day"].isna() | (treated["exit_day"] >= y0))]
-    n_tx = overlap["pid"].nunique()
-    n_tx_op = overlap.loc[overlap["opiate"], "pid"].nunique()
-    n_tx_non = overlap.loc[~overlap["opiate"], "pid"].nunique()
+    in_treatment = (overlap["pid"].nunique(), overlap.loc[overlap["opiate"], "pid"].nunique(),
+                    overlap.loc[~overlap["opiate"], "pid"].nunique())
+    v = _prevalence(year, overlap, in_treatment[0])
+    v.update(_access(year))
+    v.update(_engagement(year, overlap))
+    v.update(_exits(year, *in_treatment))
+    v.update(_time_in_treatment(year))
+    v.update(_deaths(deaths, y0, y1))
+    v.update(_capacity(year))
+    v.update(_costs(ledger, y0, y1, v["successful_completions"]))
+    return v
+
+
+def _prevalence(year: _Year, overlap: pd.DataFrame, n_tx: int) -> dict[str, float]:
+    v: dict[str, float] = {}
+    during = year.rec.during_year
+    end_snap = year.end_snap
     v["in_treatment_end"] = end_snap["in_treatment"]
     v["in_treatment_during"] = n_tx
-    v["prevalence_during"] = rec.during_year["using"][k]
+    v["prevalence_during"] = during["using"][year.k]
     v["penetration"] = _share(n_tx, v["prevalence_during"])
     v["not_in_treatment"] = v["prevalence_during"] - n_tx
     v["treatment_naive_end"] = end_snap["treatment_naive"]
     n_tx_ocu = overlap.loc[overlap["substance"].isin(OCU), "pid"].nunique()
-    v["prevalence_ocu"] = rec.during_year["using_ocu"][k]
+    v["prevalence_ocu"] = during["using_ocu"][year.k]
     v["in_treatment_during_ocu"] = n_tx_ocu
     v["penetration_ocu"] = _share(n_tx_ocu, v["prevalence_ocu"])
     v["not_in_treatment_ocu"] = v["prevalence_ocu"] - n_tx_ocu
     v["treatment_naive_ocu_end"] = end_snap["treatment_naive_ocu"]
+    return v
 
-    pres = people[in_year("triage_day") & ~people["initial"]]
+
+def _access(year: _Year) -> dict[str, float]:
+    """Presentations and waits (days)."""
+    v: dict[str, float] = {}
+    people = year.people
+    pres = year.presentations
     v["new_presentations"] = len(pres)
     v["triaged_only_share"] = _share(pres["triaged_only"].sum(), len(pres))
     v["wait_triage_median_days"] = _quantile(pres["wait_triage_days"], 0.5)
-    starts = people[in_year("start_day") & ~people["initial"]]
+    starts = people[year.in_year("start_day") & ~people["initial"]]
     v["treatment_starts"] = len(starts)
     w = starts["wait_treatment_days"]
     v["wait_treatment_median_days"] = _quantile(w, 0.5)
@@ -286,20 +328,32 @@ def _one_year(rec: Records, people: pd.DataFrame, treated: pd.DataFrame, snaps: 
     v["wait_keyworker_mean_days"] = (float(starts["wait_keyworker_days"].mean())
                                      if len(starts) else float("nan"))
     v["wait_under_3_weeks_share"] = _share((w <= THREE_WEEKS).sum(), len(w))
-    v["gave_up_waiting"] = int((in_year("referral_day") & people["abandoned_wait"]
+    v["gave_up_waiting"] = int((year.in_year("referral_day") & people["abandoned_wait"]
                                 & (people["exit_reason"] == "gave_up_waiting")).sum())
+    return v
 
+
+def _engagement(year: _Year, overlap: pd.DataFrame) -> dict[str, float]:
+    v: dict[str, float] = {}
+    pres = year.presentations
     started = pres[pres["start_day"].notna()]
     stay = started["days_in_treatment"]
     engaged = (stay >= REVIEW) | ((started["exit_reason"] == "completed") & (stay < REVIEW))
     v["effective_engagement_share"] = _share(engaged.sum(), len(pres))
     early = (started["exit_reason"] == "dropped_out") & (stay < REVIEW)
     v["early_unplanned_exit_share"] = _share(early.sum(), len(pres))
-    so_far = np.minimum(overlap["exit_day"].fillna(np.inf), y1) - overlap["start_day"]
-    done = (overlap["exit_reason"] == "completed") & (overlap["exit_day"] < y1)
+    so_far = np.minimum(overlap["exit_day"].fillna(np.inf), year.y1) - overlap["start_day"]
+    done = (overlap["exit_reason"] == "completed") & (overlap["exit_day"] < year.y1)
     v["effectively_engaged"] = overlap.loc[(so_far >= REVIEW) | done, "pid"].nunique()
+    return v
 
-    ex = treated[(treated["exit_day"] >= y0) & (treated["exit_day"] < y1)
+
+def _exits(year: _Year, n_tx: int, n_tx_op: int, n_tx_non: int) -> dict[str, float]:
+    """Exits and completions; ``n_tx*``: people in treatment in the year (all, opiate,
+    non-opiate)."""
+    v: dict[str, float] = {}
+    treated = year.treated
+    ex = treated[(treated["exit_day"] >= year.y0) & (treated["exit_day"] < year.y1)
                  & treated["exit_reason"].isin(EXIT_REASONS)]
     comp = ex[ex["exit_reason"] == "completed"]
     v["exits"] = len(ex)
@@ -316,7 +370,13 @@ def _one_year(rec: Records, people: pd.DataFrame, treated: pd.DataFrame, snaps: 
     v["phof_non_opiate"] = _share((~stayed_out["opiate"]).sum(), n_tx_non)
     v["representations_6m"] = int(comp["represented_6m"].sum())
     v["representation_share"] = _share(comp["represented_6m"].sum(), len(comp))
+    return v
 
+
+def _time_in_treatment(year: _Year) -> dict[str, float]:
+    """Length (days) of the current episode of people in treatment at year end."""
+    v: dict[str, float] = {}
+    treated, y1 = year.treated, year.y1
     current = treated[(treated["start_day"] < y1)
                       & (treated["exit_day"].isna() | (treated["exit_day"] >= y1))]
     length = y1 - current["start_day"]
@@ -324,12 +384,27 @@ def _one_year(rec: Records, people: pd.DataFrame, treated: pd.DataFrame, snaps: 
     v["in_treatment_over_1y"] = int((length > 365).sum())
     v["in_treatment_over_1y_share"] = _share((length > 365).sum(), len(length))
     v["in_treatment_over_2y_share"] = _share((length > 730).sum(), len(length))
+    return v
 
+
+def _deaths(deaths: pd.DataFrame, y0: float, y1: float) -> dict[str, float]:
+    v: dict[str, float] = {}
     d = deaths[(deaths["day"] >= y0) & (deaths["day"] < y1)]
     v["deaths"] = len(d)
     v["deaths_in_treatment"] = int((d["state"] == "in_treatment").sum())
-    v["deaths_after_exit_4w"] = int(((d["state"] != "in_treatment") & d["since_exit"].notna()
-                                     & (d["since_exit"] <= FOUR_WEEKS)).sum())
+    v["deaths_after_exit_4w"] = int(((d["state"] != "in_treatment")
+                                     & d["days_since_exit"].notna()
+                                     & (d["days_since_exit"] <= FOUR_WEEKS)).sum())
+    return v
+
+
+def _capacity(year: _Year) -> dict[str, float]:
+    """Caseloads, beds, HAT and rehab, from the monthly snapshots' time integrals."""
+    v: dict[str, float] = {}
+    snaps, k, rec = year.snaps, year.k, year.rec
+    end_snap = year.end_snap
+    months = snaps.iloc[12 * k: 12 * (k + 1)]
+    prev = snaps.iloc[12 * k - 1] if k > 0 else None
 
     def area(col: str) -> float:
         before = prev[col] if prev is not None else 0.0
@@ -345,27 +420,33 @@ def _one_year(rec: Records, people: pd.DataFrame, treated: pd.DataFrame, snaps: 
     v["hat_occupancy"] = _share(area("area_hat"), place_days)
     v["hat_patients_mean"] = area("area_hat") / YEAR
     v["rehab_residents_mean"] = area("area_rehab") / YEAR
-    v["rehab_placements"] = _count_rehab(rec, y0, y1)
-    v["rehab_refused"] = sum(1 for day in rec.rehab_refusals if y0 <= day < y1)
+    v["rehab_placements"] = _count_rehab(rec, year.y0, year.y1)
+    v["rehab_refused"] = sum(1 for day in rec.rehab_refusals if year.y0 <= day < year.y1)
+    return v
 
+
+def _costs(ledger: pd.DataFrame, y0: float, y1: float, completions: float) -> dict[str, float]:
+    """Spend (GBP) by service in the year, the total, and per successful completion."""
+    v: dict[str, float] = {}
     costs = _costs_in_year(ledger, y0, y1)
     for s in COST_SERVICES:
         v[f"cost_{s}_gbp"] = costs.get(s, 0.0)
     total = math.fsum(costs.get(s, 0.0) for s in COST_SERVICES)
     v["cost_total_gbp"] = total
-    v["cost_per_completion_gbp"] = _share(total, len(comp))
+    v["cost_per_completion_gbp"] = _share(total, completions)
     return v
 
 
 def _count_rehab(rec: Records, y0: float, y1: float) -> int:
-    return sum(1 for s in rec.segments if s[2] == "rehab" and y0 <= s[3] < y1)
+    return sum(1 for s in rec.segments if s.modality == "rehab" and y0 <= s.start_day < y1)
 
 
 def _costs_in_year(ledger: pd.DataFrame, y0: float, y1: float) -> dict[str, float]:
     """Spend per service in [y0, y1), spreading each entry evenly over its interval."""
     if ledger.empty:
         return {}
-    s, e, a = ledger["start"].to_numpy(), ledger["end"].to_numpy(), ledger["amount"].to_numpy()
+    s, e = ledger["start_day"].to_numpy(), ledger["end_day"].to_numpy()
+    a = ledger["amount_gbp"].to_numpy()
     span = e - s
     instant = span <= 0
     overlap = np.clip(np.minimum(e, y1) - np.maximum(s, y0), 0, None)
@@ -381,7 +462,7 @@ def timeseries_table(rec: Records) -> pd.DataFrame:
     snaps = pd.DataFrame(rec.snapshots)
     snaps["month"] = np.arange(1, len(snaps) + 1)
     snaps["year"] = (snaps["month"] - 1) // 12 + 1 - rec.warmup_years
-    deaths = np.sort(np.array([d[0] for d in rec.deaths])) if rec.deaths else np.array([])
+    deaths = np.sort(np.array([d.day for d in rec.deaths])) if rec.deaths else np.array([])
     snaps["deaths_cum"] = np.searchsorted(deaths, snaps["day"].to_numpy(), side="right")
     keep = [c for c in snaps.columns if not c.startswith("area_")]
     return snaps[keep]

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sim.calibrate import load_targets, simulate_point
+from sim.analysis.calibrate import load_targets, simulate_point
 from sim.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]

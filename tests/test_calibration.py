@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sim.calibrate import calibrate, check_fit, find_seeds, load_targets, write_fit
+from sim.analysis.calibrate import calibrate, check_fit, find_seeds, load_targets, write_fit
 from sim.scenario import ScenarioError, load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -8,7 +8,7 @@ import pytest
 from helpers import small
 
 import sim
-from sim.compare import compare, mser_truncation
+from sim.analysis.compare import compare, mser_truncation
 from sim.model import Model
 from sim.stats import per_replication
 from sim.streams import Streams

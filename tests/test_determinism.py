@@ -17,8 +17,9 @@ import yaml
 from helpers import ROOT, small_scenario_file
 from test_sweep import _wait_for_runs, table_bytes, write_sweep
 
-from sim.store import finished_runs
-from sim.sweep import load_sweep, run_sweep
+from sim.execute.sweep import run_sweep
+from sim.io.sweep_store import finished_runs
+from sim.sweep import load_sweep
 
 
 def _tables(folder: Path) -> dict[str, bytes]:
@@ -75,7 +76,7 @@ def test_a_killed_and_resumed_sweep_equals_the_uninterrupted_one_byte_for_byte(t
 @pytest.mark.parametrize("width", [(999_999, 9_999), (1_000_000, 10_000), (12_345_678, 123_456)])
 def test_run_files_are_found_at_every_size(tmp_path, width):
     """Names and the pattern that finds them agree past 6-digit points and 4-digit reps."""
-    from sim.store import run_file_name
+    from sim.io.sweep_store import run_file_name
 
     point, rep = width
     runs = tmp_path / "runs"
@@ -89,13 +90,13 @@ def test_run_files_are_found_at_every_size(tmp_path, width):
 def test_resume_skips_runs_numbered_past_the_old_widths(tmp_path):
     """A sweep with 10,000 replications of a point: the runs beyond rep 9,999 are
     recognised as finished, so a resume does not run them again."""
-    from sim.store import run_file_name
+    from sim.io.sweep_store import run_file_name
 
     path = write_sweep(tmp_path, {"method": "grid"},
                        [{"path": "keyworkers.staff", "levels": [4]}], reps=10_001)
     plan = load_sweep(path)
     out = tmp_path / "wide"
-    from sim.store import SweepStore
+    from sim.io.sweep_store import SweepStore
 
     store = SweepStore.open(out, plan)
     for rep in (9_999, 10_000):

@@ -30,7 +30,7 @@ closures and transitions are frozen too."""
 def _tables() -> dict[str, bytes]:
     from helpers import scenario
 
-    from sim.runner import run
+    from sim.execute.runner import run
 
     out = {}
     for label, sc in (("", scenario()), ("policies_", scenario({"policies": POLICIES}))):

@@ -611,7 +611,7 @@ def _big_scenario(tmp: Path, people: int, years: int, reps: int = 1) -> Path:
 
 
 def test_limits_big_but_legal_run_is_valid_but_too_big(tmp_path, monkeypatch, capsys):
-    from sim.limits import estimate_run, too_big
+    from sim.execute.limits import estimate_run, too_big
 
     monkeypatch.chdir(tmp_path)
     path = _big_scenario(tmp_path, 5_000_000, 200)
@@ -633,10 +633,10 @@ def test_the_command_refuses_work_too_big_for_the_machine_before_running(tmp_pat
                                                                         monkeypatch, capsys):
     """5 million people for 200 years: `run` and `compare` exit 2 at once with the
     estimate, write nothing, and say that --force would run it anyway."""
-    import sim.runner
+    import sim.execute.runner
 
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(sim.runner, "run", lambda *a, **k: pytest.fail("simulated"))
+    monkeypatch.setattr(sim.execute.runner, "run", lambda *a, **k: pytest.fail("simulated"))
     path = _big_scenario(tmp_path, 5_000_000, 200)
     for args in (["run", str(path)], ["compare", str(EXAMPLE), str(path), "--reps", "2"]):
         t0 = time.perf_counter()
@@ -649,7 +649,7 @@ def test_the_command_refuses_work_too_big_for_the_machine_before_running(tmp_pat
 
 
 def test_limits_shipped_runs_and_sweeps_fit():
-    from sim.limits import estimate_run, estimate_sweep, sum_estimates, too_big
+    from sim.execute.limits import estimate_run, estimate_sweep, sum_estimates, too_big
     from sim.sweep import load_sweep
 
     scenario = load_scenario(ROOT / "scenarios" / "middlesbrough.yaml")
@@ -679,8 +679,8 @@ def test_limits_estimate_is_near_a_real_replication():
     example at a quarter of its size takes within a factor of 10 of the estimate."""
     from helpers import small
 
-    from sim.limits import estimate_run
-    from sim.runner import run_replication
+    from sim.execute.limits import estimate_run
+    from sim.execute.runner import run_replication
 
     scenario = small()
     est = estimate_run(scenario, reps=1)

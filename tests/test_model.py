@@ -103,7 +103,7 @@ def test_a_policy_takes_effect_on_its_date():
     incidence_before = model.monitor.incidence
     model.env.run(until=day + 1e-6)
     assert model.keyworkers.staff == 10
-    assert model.p.population.incidence_per_year == 0
+    assert model.parameters.population.incidence_per_year == 0
     model.env.run(until=model.end_day)
     assert model.monitor.incidence == incidence_before
     rec = model.finish()

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from helpers import ROOT, small_scenario_file
 
-from sim import outputs
 from sim.cli import main
-from sim.outputs import (
+from sim.io import outputs
+from sim.io.outputs import (
     OutputError,
     clean_leftovers,
     owned_folder,
@@ -47,9 +47,9 @@ def test_an_existing_user_folder_is_refused_before_any_simulation(tmp_path, scen
     mydocs = tmp_path / "mydocs"
     mydocs.mkdir()
     (mydocs / "thesis.tex").write_text("years of work")
-    import sim.runner
+    import sim.execute.runner
 
-    monkeypatch.setattr(sim.runner, "run", lambda *a, **k: pytest.fail("simulated"))
+    monkeypatch.setattr(sim.execute.runner, "run", lambda *a, **k: pytest.fail("simulated"))
     assert _run(scenario_file, mydocs) == 2
     err = capsys.readouterr().err
     assert "mydocs already exists and is a folder that treatsim did not write" in err

@@ -18,11 +18,12 @@ import pytest
 import yaml
 from helpers import ROOT, small, small_scenario_file
 
-import sim.parallel
-from sim.parallel import START_METHOD_ENV, WorkerError, imap_unordered, resolve_start_method
-from sim.runner import run
-from sim.store import read_runs
-from sim.sweep import load_sweep, run_sweep
+import sim.execute.pool
+from sim.execute.pool import START_METHOD_ENV, WorkerError, imap_unordered, resolve_start_method
+from sim.execute.runner import run
+from sim.execute.sweep import run_sweep
+from sim.io.sweep_store import read_runs
+from sim.sweep import load_sweep
 
 METHODS = [m for m in ("fork", "spawn") if m in mp.get_all_start_methods()]
 PROC = Path("/proc/self/task").exists()
@@ -99,7 +100,7 @@ def test_an_item_that_always_kills_its_worker_stops_the_run(method):
 
 
 def test_exiting_with_a_pool_open_does_not_wait_for_its_workers():
-    code = ("from sim.parallel import imap_unordered\n"
+    code = ("from sim.execute.pool import imap_unordered\n"
             "it = imap_unordered(abs, range(100), workers=2)\n"
             "print(next(it))\n")  # and exit with the pool open: its workers ignore SIGTERM
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
@@ -268,7 +269,7 @@ def test_busy_workers_end_when_their_parent_is_killed(tmp_path, monkeypatch, met
     """A parent forked here runs a pool whose workers sleep for a minute, and is killed
     once both are at work. ``portable`` turns PR_SET_PDEATHSIG off, leaving the check
     that macOS and Windows rely on."""
-    monkeypatch.setattr(sim.parallel, "_PDEATHSIG", pdeathsig)  # the forked parent sees it
+    monkeypatch.setattr(sim.execute.pool, "_PDEATHSIG", pdeathsig)  # the forked parent sees it
     parent = mp.get_context("fork").Process(target=_pool_then_wait, args=(tmp_path, method))
     parent.start()  # not a daemon: it has children
     procs: dict[int, str] = {}

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from helpers import small
 
-from sim.compare import compare
-from sim.report import SECTIONS, render
+from sim.analysis.compare import compare
+from sim.analysis.report import SECTIONS, render
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

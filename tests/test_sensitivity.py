@@ -17,16 +17,17 @@ from SALib.sample import latin
 from SALib.sample import morris as morris_sample
 from SALib.sample import sobol as sobol_sample
 
-from sim import sensitivity
-from sim.sensitivity import (
+from sim.analysis import sensitivity
+from sim.analysis.sensitivity import (
     SensitivityError,
     analyse,
     analyse_frames,
     text_table,
     write_sensitivity,
 )
+from sim.execute.sweep import run_sweep
 from sim.stats import t_interval
-from sim.sweep import load_sweep, run_sweep
+from sim.sweep import load_sweep
 
 # Ishigami (a = 7, b = 0.1, inputs uniform on [-pi, pi]): analytic Sobol indices
 A, B = 7.0, 0.1
@@ -44,7 +45,7 @@ def ishigami(x: np.ndarray) -> np.ndarray:
 
 
 def frames(method, parameters, unit, values, outputs, design_extra=None):
-    """A synthetic sweep (manifest, design, runs) as :func:`sim.store.read_sweep` gives it.
+    """A synthetic sweep (manifest, design, runs) as :func:`sim.io.sweep_store.read_sweep` gives it.
 
     :param parameters: ``{path: [low, high]}``.
     :param outputs: ``{metric: array (points, replications)}``.

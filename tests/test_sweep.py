@@ -18,10 +18,11 @@ import pytest
 import yaml
 from helpers import ROOT, small_scenario_file
 
-from sim.runner import run_replication
-from sim.scenario import ScenarioError, resolved_yaml, with_parameters
-from sim.store import SweepStoreError, finished_runs, read_runs, scenario_hash
-from sim.sweep import Distribution, load_sweep, plan_digest, run_sweep
+from sim.execute.runner import run_replication
+from sim.execute.sweep import run_sweep
+from sim.io.sweep_store import SweepStoreError, finished_runs, read_runs
+from sim.scenario import ScenarioError, resolved_yaml, scenario_hash, with_parameters
+from sim.sweep import ParameterDistribution, load_sweep, plan_digest
 
 METRICS = ["wait_treatment_mean_days", "caseload_mean", "cost_total_gbp@1",
            "planned_exit_share"]
@@ -94,13 +95,13 @@ def test_levels_and_whole_numbers(tmp_path):
 
 
 def test_distributions_have_the_declared_moments():
-    ln = Distribution(dist="lognormal", mean=10, sd=4).frozen()
+    ln = ParameterDistribution(dist="lognormal", mean=10, sd=4).frozen()
     assert ln.mean() == pytest.approx(10) and ln.std() == pytest.approx(4)
-    tri = Distribution(dist="triangular", low=1, mode=2, high=6).frozen()
+    tri = ParameterDistribution(dist="triangular", low=1, mode=2, high=6).frozen()
     assert tri.mean() == pytest.approx(3)
-    cut = Distribution(dist="normal", mean=5, sd=1, low=4, high=9)
+    cut = ParameterDistribution(dist="normal", mean=5, sd=1, low=4, high=9)
     assert cut.ppf(np.array([0.0]))[0] == pytest.approx(4)
-    free = Distribution(dist="normal", mean=5, sd=1)  # cut at its 0.1% and 99.9% points
+    free = ParameterDistribution(dist="normal", mean=5, sd=1)  # cut at its 0.1% and 99.9% points
     assert np.isfinite(free.ppf(np.array([0.0, 1.0]))).all()
 
 
@@ -190,7 +191,7 @@ def test_a_folder_holding_a_sweep_needs_resume_and_the_same_sweep(tmp_path):
 
 
 def test_a_write_stopped_part_way_leaves_no_file(tmp_path, monkeypatch):
-    from sim.store import SweepStore
+    from sim.io.sweep_store import SweepStore
 
     plan = load_sweep(write_sweep(tmp_path, *GRID))
     store = SweepStore.open(tmp_path / "out", plan)
@@ -389,18 +390,18 @@ def test_cli_sweep_then_sensitivity(tmp_path, capsys):
 @pytest.mark.parametrize("workers", [1, 2])
 def test_a_failing_run_stops_the_sweep_and_keeps_the_finished_ones(tmp_path, monkeypatch,
                                                                    workers):
-    import sim.sweep
+    import sim.execute.sweep
 
-    real = sim.sweep.run_one
+    real = sim.execute.sweep.run_one
 
     def fails_on_point_2(base, values, seed, rep, keys):
         if values["keyworkers.staff"] == 6 and values["triage.capacity_per_week"] == 5:
             raise ArithmeticError("made to fail")
         return real(base, values, seed, rep, keys)
 
-    monkeypatch.setattr(sim.sweep, "run_one", fails_on_point_2)
+    monkeypatch.setattr(sim.execute.sweep, "run_one", fails_on_point_2)
     plan = load_sweep(write_sweep(tmp_path, *GRID))
-    with pytest.raises(sim.sweep.RunFailed, match="made to fail"):
+    with pytest.raises(sim.execute.sweep.RunFailed, match="made to fail"):
         run_sweep(plan, tmp_path / "out", workers=workers)
     kept = finished_runs(tmp_path / "out")
     assert kept and all(point != 2 for point, _ in kept)

@@ -1,6 +1,24 @@
 """The SimPy model of a local drug treatment system, and nothing else: no file I/O."""
 
-from .monitor import Records
-from .pathway import Model, simulate
+from .model import Model, simulate
+from .records import (
+    Death,
+    Episode,
+    LedgerEntry,
+    PolicyChange,
+    Records,
+    Segment,
+    Transition,
+)
 
-__all__ = ["Model", "Records", "simulate"]
+__all__ = [
+    "Death",
+    "Episode",
+    "LedgerEntry",
+    "Model",
+    "PolicyChange",
+    "Records",
+    "Segment",
+    "Transition",
+    "simulate",
+]

@@ -1,4 +1,4 @@
-"""What the model writes down as it runs: counts, episodes, segments, deaths and costs.
+"""The monitor of one replication: state counters and the record lists it appends to.
 
 The monitor only appends to lists and updates counters; turning them into tables is
 the job of :mod:`sim.metrics`. Nothing here reads or writes files.
@@ -6,112 +6,65 @@ the job of :mod:`sim.metrics`. Nothing here reads or writes files.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
-from .people import STATE_NAMES, Episode
-
-MONTH_DAYS = 365.0 / 12
-YEAR_DAYS = 365.0
-
-
-@dataclass(slots=True)
-class Records:
-    """Everything one replication produced, ready for :mod:`sim.metrics`.
-
-    Times are days from the scenario's start date.
-    """
-
-    horizon_days: float
-    end_day: float
-    warmup_years: int
-    years: int
-    initial_people: int
-    incidence: int
-    episodes: list[Episode]
-    segments: list[tuple[int, int, str, float, float, str]]
-    deaths: list[tuple[float, int, str, str | None, float | None, str]]
-    ledger: list[tuple[str, float, float, float]]
-    snapshots: list[dict[str, Any]]
-    during_year: dict[str, list[int]]
-    transitions: list[tuple[float, int, str, str]] = field(default_factory=list)
-    policy_log: list[tuple[float, str]] = field(default_factory=list)
-    rehab_refusals: list[float] = field(default_factory=list)
-    events: int = 0
-    final_states: dict[str, int] = field(default_factory=dict)
+from .people import STATE_NAMES
+from .records import Death, Episode, LedgerEntry, PolicyChange, Records, Segment, Transition
 
 
 class Monitor:
-    """Counters and records for one replication.
+    """Counters and record lists for one replication.
 
     :param initial_people: people created on day 0.
     """
 
     def __init__(self, initial_people: int = 0) -> None:
-        self.counts = [0] * len(STATE_NAMES)
+        self.counts = [0] * len(STATE_NAMES)  # people in each state, by state number
         self.initial_people = initial_people
         self.incidence = 0
         self.episodes: list[Episode] = []
-        # (pid, episode, modality, start_day, end_day, end_reason)
-        self.segments: list[tuple[int, int, str, float, float, str]] = []
-        # (day, pid, state, modality, days_since_exit, substance)
-        self.deaths: list[tuple[float, int, str, str | None, float | None, str]] = []
-        # (service, from_day, to_day, amount_gbp): spread evenly over [from, to]
-        self.ledger: list[tuple[str, float, float, float]] = []
+        self.segments: list[Segment] = []
+        self.deaths: list[Death] = []
+        self.ledger: list[LedgerEntry] = []
         self.snapshots: list[dict[str, Any]] = []
-        # (day, pid, from_service, target) for every move forced by a closure
-        self.transitions: list[tuple[float, int, str, str]] = []
-        self.policy_log: list[tuple[float, str]] = []
+        self.transitions: list[Transition] = []
+        self.policy_log: list[PolicyChange] = []
         self.rehab_refusals: list[float] = []  # days on which the budget refused a placement
         # distinct people in treatment / using during each model year (index = year)
         self.during_year: dict[str, list[int]] = {"in_treatment": [0], "using": [0],
                                                   "using_ocu": [0]}
 
     def move(self, old: int, new: int) -> None:
-        """Record a person moving from state ``old`` to state ``new``."""
-        c = self.counts
-        c[old] -= 1
-        c[new] += 1
+        """Count a person moving from state ``old`` to state ``new``."""
+        counts = self.counts
+        counts[old] -= 1
+        counts[new] += 1
 
-    def cost(self, service: str, start: float, end: float, amount: float) -> None:
-        """Record ``amount`` pounds spent on ``service`` evenly over days [start, end]."""
-        if amount:
-            self.ledger.append((service, start, end, amount))
+    def cost(self, service: str, start_day: float, end_day: float, amount_gbp: float) -> None:
+        """Book ``amount_gbp`` pounds on ``service``, spent evenly over [start_day, end_day]."""
+        if amount_gbp:
+            self.ledger.append(LedgerEntry(service=service, start_day=start_day,
+                                           end_day=end_day, amount_gbp=amount_gbp))
 
-
-class TimeWeighted:
-    """A level that changes at events, with its time integral and time above a threshold.
-
-    Used for caseloads, bed, HAT and rehab occupancy. ``area`` is level x days.
-    """
-
-    __slots__ = ("level", "last", "area", "peak", "over_days", "threshold")
-
-    def __init__(self, level: float = 0.0, threshold: float = float("inf")) -> None:
-        self.level = level
-        self.last = 0.0
-        self.area = 0.0
-        self.peak = level
-        self.over_days = 0.0
-        self.threshold = threshold
-
-    def update(self, now: float, level: float) -> None:
-        """Set the level to ``level`` at day ``now``."""
-        dt = now - self.last
-        if dt > 0:
-            self.area += self.level * dt
-            if self.level > self.threshold:
-                self.over_days += dt
-            self.last = now
-        self.level = level
-        if level > self.peak:
-            self.peak = level
-
-    def read(self, now: float) -> tuple[float, float, float]:
-        """(area, over_days, peak) up to day ``now`` (without changing the level)."""
-        self.update(now, self.level)
-        return self.area, self.over_days, self.peak
-
-    def reset_peak(self) -> None:
-        """Start a new period for the peak."""
-        self.peak = self.level
+    def records(self, *, horizon_days: float, end_day: float, warmup_years: int, years: int,
+                events: int) -> Records:
+        """The records so far, for a run of ``horizon_days`` stopped on ``end_day``."""
+        return Records(
+            horizon_days=horizon_days,
+            end_day=end_day,
+            warmup_years=warmup_years,
+            years=years,
+            initial_people=self.initial_people,
+            incidence=self.incidence,
+            episodes=self.episodes,
+            segments=self.segments,
+            deaths=self.deaths,
+            ledger=self.ledger,
+            snapshots=self.snapshots,
+            during_year=self.during_year,
+            transitions=self.transitions,
+            rehab_refusals=self.rehab_refusals,
+            policy_log=self.policy_log,
+            events=events,
+            final_states={name: self.counts[i] for i, name in enumerate(STATE_NAMES)},
+        )

@@ -1,15 +1,21 @@
 """The simulated person: attributes drawn at entry, and where they are now.
 
-A person is a SimPy process (see :mod:`sim.model.pathway`); this module holds the
-data it carries. Attributes are stored as strings so that the YAML ``multipliers``
-tables (``{injecting: {true: 1.5}}``) can look them up directly.
+A person is a SimPy process (see :mod:`sim.model.model`); this module holds the data it
+carries. Attributes are stored as strings so that the YAML ``multipliers`` tables
+(``{injecting: {true: 1.5}}``) can look them up directly.
 """
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from .hazards import draw_from, multiplier
+from .records import Episode
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..scenario import Attributes
 
 COMMUNITY = 0
 TRIAGE_WAIT = 1
@@ -41,10 +47,14 @@ DYNAMIC_ATTRIBUTES = frozenset({"previously_treated", "source", "ost_setting",
 OCU = frozenset({"opiate", "opiate_crack", "crack"})
 """Opiate and/or crack users (OCU), the group most prevalence estimates count."""
 
+OPIATE = frozenset({"opiate", "opiate_crack"})
+"""Substance groups whose maintenance route is OST (the rest: psychosocial)."""
+
 USING_STATES = frozenset({COMMUNITY, TRIAGE_WAIT, KEYWORKER_WAIT, IN_TREATMENT})
 """States counted in the prevalence of problem drug use."""
 
 ABSORBING = frozenset({DEAD, MOVED_AWAY})
+"""States nobody leaves."""
 
 
 class Person:
@@ -57,8 +67,8 @@ class Person:
 
     __slots__ = (
         "pid", "rng", "attrs", "state", "exit_day", "release_day", "episodes",
-        "episode", "modality", "seg_start", "seg_rate_gbp", "process", "tx_year", "use_year",
-        "ever_treated", "cache",
+        "episode", "modality", "segment_start", "segment_gbp_per_day", "process",
+        "treatment_year", "using_year", "ever_treated", "cache",
     )
 
     def __init__(self, pid: int, rng: random.Random, attrs: dict[str, str]) -> None:
@@ -66,16 +76,16 @@ class Person:
         self.rng = rng
         self.attrs = attrs
         self.state = COMMUNITY
-        self.exit_day: float | None = None  # last exit from treatment
-        self.release_day: float | None = None  # last release from custody
+        self.exit_day: float | None = None  # day of the last exit from treatment
+        self.release_day: float | None = None  # day of the last release from custody
         self.episodes = 0
         self.episode: Episode | None = None
         self.modality: str | None = None
-        self.seg_start = 0.0
-        self.seg_rate_gbp = 0.0  # cost per day of the current modality segment
+        self.segment_start = 0.0  # day the current modality segment started
+        self.segment_gbp_per_day = 0.0  # cost per day of the current modality segment
         self.process: Any = None
-        self.tx_year = -1
-        self.use_year = -1
+        self.treatment_year = -1  # last model year counted in treatment during the year
+        self.using_year = -1  # last model year counted as using during the year
         self.ever_treated = False
         self.cache: dict[int, float] = {}  # id(multiplier table) -> factor for this person
 
@@ -87,7 +97,7 @@ class Person:
             self.attrs[name] = level
 
     def factor(self, table: dict[str, dict[str, float]]) -> float:
-        """This person's multiplier from ``table``.
+        """This person's multiplier from ``table`` (no unit; 1 for an empty table).
 
         Tables keyed only on fixed attributes are cached (by table identity) for the
         person's life; tables keyed on a dynamic attribute are computed each time.
@@ -104,53 +114,21 @@ class Person:
         return value
 
 
-@dataclass(slots=True)
-class Episode:
-    """One treatment episode: from referral to exit (or to the end of the run)."""
+def draw_attributes(rng: random.Random, attributes: Attributes,
+                    substance_shares: Mapping[str, float] | None = None) -> dict[str, str]:
+    """A new person's attributes, drawn from ``rng`` in a fixed order.
 
-    pid: int
-    episode: int
-    initial: bool
-    source: str
-    referral_day: float
-    substance: str
-    sex: str
-    age_band: str
-    injecting: bool
-    mental_health: bool
-    housing_need: bool
-    previously_treated: bool
-    triage_day: float | None = None
-    triaged_only: bool = False
-    start_day: float | None = None
-    exit_day: float | None = None
-    exit_reason: str | None = None
-    path: list[str] = field(default_factory=list)
-    ost_setting: str | None = None
-    ost_formulation: str | None = None
-    inpatient_detox: bool = False
-    abandoned_wait: bool = False
-
-
-def draw_from(shares: dict[str, float], u: float) -> str:
-    """The level whose cumulative share first exceeds ``u`` (a uniform draw in [0, 1))."""
-    acc = 0.0
-    last = ""
-    for level, share in shares.items():
-        if share <= 0:
-            continue
-        acc += share
-        last = level
-        if u < acc:
-            return level
-    return last
-
-
-def multiplier(table: dict[str, dict[str, float]], attrs: dict[str, str]) -> float:
-    """Product of the factors in ``table`` that apply to a person with ``attrs``."""
-    m = 1.0
-    for attr, row in table.items():
-        level = attrs.get(attr)
-        if level is not None:
-            m *= row.get(level, 1.0)
-    return m
+    :param attributes: the population's attribute shares.
+    :param substance_shares: substance shares to use instead of the population's.
+    """
+    rnd = rng.random
+    substance = draw_from(substance_shares or attributes.substance, rnd())
+    return {
+        "substance": substance,
+        "sex": draw_from(attributes.sex, rnd()),
+        "age_band": draw_from(attributes.age_band, rnd()),
+        "injecting": "true" if rnd() < attributes.injecting[substance] else "false",
+        "mental_health": "true" if rnd() < attributes.mental_health else "false",
+        "housing_need": "true" if rnd() < attributes.housing_need else "false",
+        "previously_treated": "false",
+    }

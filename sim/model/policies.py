@@ -1,58 +1,48 @@
 """Timed policies: new parameters from a date, and closing a service with its patients.
 
 The scenario has already validated every policy into the full set of parameters in
-force after it (:meth:`sim.scenario.Scenario.phases`); applying one here means
-switching the model to those parameters, resizing the services whose capacity they
-set, and, when a service closes, moving each of its patients by the transition plan.
+force after it (:meth:`sim.scenario.Scenario.phases`); applying one here means putting
+those parameters in force in the world (which resizes the services whose capacity they
+set) and, when a service closes, moving each of its patients by the transition plan.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
 
 from ..scenario import Policy, Scenario
-from .people import draw_from
+from .hazards import draw_from
+from .outcomes import REHAB, REHAB_FUNDED
+from .records import PolicyChange, Transition
+from .world import World
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .pathway import Model
 
-
-def apply_policy(model: Model, new: Scenario, policy: Policy) -> None:
-    """Switch ``model`` to the parameters ``new`` on the policy's date."""
-    old = model.p
-    model.accrue_fixed_costs()  # staff and HAT fixed costs up to today at the old rates
-    model.p = new
-    for person in model.people:  # multiplier tables changed: forget cached factors
-        person.cache.clear()
-    kw = new.keyworkers
-    model.keyworkers.configure(kw.mode, kw.staff, kw.caseload_cap)
-    model.beds.set_capacity(new.modalities.detox.inpatient_beds)
-    hat = new.modalities.hat
-    model.hat.set_capacity(hat.places if hat.open else 0)
-    old_budget = old.modalities.rehab.budget_per_year_gbp
-    new_budget = new.modalities.rehab.budget_per_year_gbp
-    if new_budget != old_budget:
-        model.rehab_budget.adjust(old_budget, new_budget)
-    model.monitor.policy_log.append((model.env.now, policy.note or _summary(policy)))
+def apply_policy(world: World, new: Scenario, policy: Policy) -> None:
+    """Put the parameters ``new`` in force in ``world`` on the policy's date (now)."""
+    world.apply_parameters(new)
+    world.monitor.policy_log.append(PolicyChange(day=world.env.now,
+                                                 note=policy.note or summary(policy)))
     if policy.close:
-        close_service(model, policy.close, policy.transition or {})
+        close_service(world, policy.close, policy.transition or {})
 
 
-def close_service(model: Model, service: str, plan: dict[str, float]) -> None:
+def close_service(world: World, service: str, plan: Mapping[str, float]) -> None:
     """Move everyone in ``service`` to a target drawn from ``plan`` (shares summing to 1).
 
-    Each person draws their target from their own stream. Rehab placements named by the
-    plan are funded whatever the budget says: the plan has committed them.
+    Each person, in id order, draws their target from their own stream. Rehab placements
+    named by the plan are funded whatever the budget says: the plan has committed them.
     """
-    now = model.env.now
-    for person in sorted(model.occupants[service], key=lambda p: p.pid):
+    now = world.env.now
+    for person in sorted(world.occupants[service], key=lambda person: person.pid):
         target = draw_from(plan, person.rng.random())
-        model.monitor.transitions.append((now, person.pid, service, target))
-        person.process.interrupt("rehab_funded" if target == "rehab" else target)
+        world.monitor.transitions.append(Transition(day=now, pid=person.pid, service=service,
+                                                    target=target))
+        person.process.interrupt(REHAB_FUNDED if target == REHAB else target)
 
 
-def _summary(policy: Policy) -> str:
-    parts = [f"{k} = {v}" for k, v in policy.set.items()]
+def summary(policy: Policy) -> str:
+    """What ``policy`` does, in one line (its note when it has none)."""
+    parts = [f"{key} = {value}" for key, value in policy.set.items()]
     if policy.close:
         parts.append(f"close {policy.close}")
     if policy.open:

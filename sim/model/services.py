@@ -4,21 +4,64 @@ Each service keeps its own first-come-first-served waiting list and its own
 time-weighted monitor. They are written directly on SimPy events rather than on
 ``simpy.Resource`` because their capacity changes during a run (a policy adds staff or
 beds, a clinic closes) and because a person who is admitted at once should not cost
-an event at all.
+an event at all. A service knows only the values it needs (places, slots, a budget);
+the world sets new ones when a policy changes them.
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Generator
 from typing import Any
 
 import simpy
 
-from .monitor import TimeWeighted
-
 GOOD_PRACTICE_CASELOAD = 40.0
 """Caseload per keyworker above which days are counted as over good practice (Black review)."""
+QUEUE_MODE = "queue"
+"""Keyworker mode with a hard caseload cap and a waiting list (else: pressure mode)."""
+WEEK_DAYS = 7.0
+YEAR_DAYS = 365.0
+
+
+class TimeWeighted:
+    """A level that changes at events, with its time integral and time above a threshold.
+
+    Used for caseloads, bed, HAT and rehab occupancy. ``area`` is level x days;
+    ``over_days`` is days with the level above ``threshold``.
+    """
+
+    __slots__ = ("level", "last", "area", "peak", "over_days", "threshold")
+
+    def __init__(self, level: float = 0.0, threshold: float = float("inf")) -> None:
+        self.level = level
+        self.last = 0.0
+        self.area = 0.0
+        self.peak = level
+        self.over_days = 0.0
+        self.threshold = threshold
+
+    def update(self, now: float, level: float) -> None:
+        """Set the level to ``level`` at day ``now``."""
+        dt = now - self.last
+        if dt > 0:
+            self.area += self.level * dt
+            if self.level > self.threshold:
+                self.over_days += dt
+            self.last = now
+        self.level = level
+        if level > self.peak:
+            self.peak = level
+
+    def read(self, now: float) -> tuple[float, float, float]:
+        """(area, over_days, peak) up to day ``now`` (without changing the level)."""
+        self.update(now, self.level)
+        return self.area, self.over_days, self.peak
+
+    def reset_peak(self) -> None:
+        """Start a new period for the peak."""
+        self.peak = self.level
 
 
 class Pool:
@@ -82,15 +125,15 @@ class Pool:
         return max(0.0, self.capacity - self.count)
 
     def _admit(self) -> None:
-        q = self.queue
+        queue = self.queue
         admitted = False
-        while q and self.count < self.capacity:
-            ev = q.popleft()
+        while queue and self.count < self.capacity:
+            ev = queue.popleft()
             self._set(self.count + 1)
             ev.succeed()
             admitted = True
         if admitted:
-            self.waiting.update(self.env.now, len(q))
+            self.waiting.update(self.env.now, len(queue))
 
     def _set(self, count: int) -> None:
         self.count = count
@@ -100,23 +143,28 @@ class Pool:
 class KeyworkerPool(Pool):
     """Keyworker caseload places: ``staff`` x ``caseload_cap`` in queue mode, unlimited in
     pressure mode. Tracks caseload per worker (mean, peak, days over 40).
+
+    :param staff: keyworkers (full-time equivalents).
+    :param caseload_cap: places per keyworker in queue mode (people).
     """
 
-    def __init__(self, env: simpy.Environment, mode: str, staff: float, cap: int) -> None:
-        super().__init__(env, self.places(mode, staff, cap))
+    def __init__(self, env: simpy.Environment, mode: str, staff: float,
+                 caseload_cap: int) -> None:
+        super().__init__(env, self.places(mode, staff, caseload_cap))
         self.staff = staff
         self.per_worker = TimeWeighted(0.0, threshold=GOOD_PRACTICE_CASELOAD)
 
     @staticmethod
-    def places(mode: str, staff: float, cap: int) -> float:
-        """Caseload places for ``mode``: a hard cap in queue mode, none in pressure mode."""
-        return math.floor(staff * cap + 1e-9) if mode == "queue" else math.inf
+    def places(mode: str, staff: float, caseload_cap: int) -> float:
+        """Caseload places (people) for ``mode``: a hard cap in queue mode, none in
+        pressure mode."""
+        return math.floor(staff * caseload_cap + 1e-9) if mode == QUEUE_MODE else math.inf
 
-    def configure(self, mode: str, staff: float, cap: int) -> None:
+    def configure(self, mode: str, staff: float, caseload_cap: int) -> None:
         """Apply new staffing or a new cap (from a policy)."""
         self.staff = staff
         self.per_worker.update(self.env.now, self.count / staff)
-        self.set_capacity(self.places(mode, staff, cap))
+        self.set_capacity(self.places(mode, staff, caseload_cap))
 
     def caseload(self) -> float:
         """People in treatment per keyworker now."""
@@ -132,28 +180,29 @@ class KeyworkerPool(Pool):
 class TriageClinic:
     """Assessments with a weekly capacity; unassessed referrals wait for the next week.
 
-    Weeks start on day 0, 7, 14, ... Each week has ``capacity`` slots; a referral takes
-    a slot at once if the week still has one, otherwise it waits (first come, first
-    served) for the start of a week with a free slot. ``capacity`` of ``None`` means no
-    limit and no wait.
+    Weeks start on day 0, 7, 14, ... Each week has ``capacity_per_week`` slots; a referral
+    takes a slot at once if the week still has one, otherwise it waits (first come,
+    first served) for the start of a week with a free slot. A capacity of ``None`` means
+    no limit and no wait.
     """
 
-    def __init__(self, env: simpy.Environment, model: Any) -> None:
+    def __init__(self, env: simpy.Environment, capacity_per_week: int | None) -> None:
         self.env = env
-        self.model = model
+        self.capacity_per_week = capacity_per_week
         self.queue: deque[simpy.Event] = deque()
-        self.slots_left = self._capacity() or 0
+        self.slots_left = capacity_per_week or 0
         self.waiting = TimeWeighted(0.0)
         env.process(self._weeks())
 
-    def _capacity(self) -> int | None:
-        return self.model.p.triage.capacity_per_week
+    def set_capacity(self, capacity_per_week: int | None) -> None:
+        """New assessments a week (from a policy); this week's slots left stay as they are."""
+        self.capacity_per_week = capacity_per_week
 
     def request(self) -> simpy.Event | None:
         """Ask for an assessment: ``None`` if it happens now, else an event for later."""
-        cap = self._capacity()
-        if cap is None or (self.slots_left > 0 and not self.queue):
-            if cap is not None:
+        capacity = self.capacity_per_week
+        if capacity is None or (self.slots_left > 0 and not self.queue):
+            if capacity is not None:
                 self.slots_left -= 1
             return None
         ev = self.env.event()
@@ -169,55 +218,63 @@ class TriageClinic:
         except ValueError:
             pass
 
-    def _weeks(self) -> Any:
+    def _weeks(self) -> Generator[simpy.Event, Any, None]:
         while True:
-            yield self.env.timeout(7.0)
-            cap = self._capacity()
-            q = self.queue
-            if cap is None:
-                n = len(q)
+            yield self.env.timeout(WEEK_DAYS)
+            capacity = self.capacity_per_week
+            queue = self.queue
+            if capacity is None:
+                admitted = len(queue)
             else:
-                n = min(cap, len(q))
-                self.slots_left = cap - n
-            for _ in range(n):
-                q.popleft().succeed()
-            if n:
-                self.waiting.update(self.env.now, len(q))
+                admitted = min(capacity, len(queue))
+                self.slots_left = capacity - admitted
+            for _ in range(admitted):
+                queue.popleft().succeed()
+            if admitted:
+                self.waiting.update(self.env.now, len(queue))
 
 
 class RehabBudget:
     """Residential rehab placements bought from a budget that resets every 1 April.
 
-    :param first_reset_day: day of the first 1 April after the start.
+    :param budget_per_year_gbp: the annual budget in pounds (the first, part year gets
+        its share).
+    :param first_reset_day: day of the first 1 April after the start (0 if the run
+        starts on one).
     """
 
-    def __init__(self, env: simpy.Environment, model: Any, first_reset_day: float) -> None:
+    def __init__(self, env: simpy.Environment, budget_per_year_gbp: float,
+                 first_reset_day: float) -> None:
         self.env = env
-        self.model = model
-        self.remaining = model.p.modalities.rehab.budget_per_year_gbp * (
-            first_reset_day / 365.0 if first_reset_day > 0 else 1.0
+        self.budget_per_year_gbp = budget_per_year_gbp
+        self.remaining = budget_per_year_gbp * (
+            first_reset_day / YEAR_DAYS if first_reset_day > 0 else 1.0
         )
+        self._next_reset = first_reset_day if first_reset_day > 0 else YEAR_DAYS
         env.process(self._years(first_reset_day))
 
     def fund(self, cost_gbp: float, force: bool = False) -> bool:
-        """Commit ``cost_gbp`` if the year's budget allows (always, with ``force``)."""
+        """Commit ``cost_gbp`` pounds if the year's budget allows (always, with ``force``)."""
         if force or cost_gbp <= self.remaining:
             self.remaining -= cost_gbp
             return True
         return False
 
-    def adjust(self, old_budget: float, new_budget: float) -> None:
-        """A policy changed the annual budget: pro-rate the change over the rest of the year."""
-        left = self._next_reset - self.env.now
-        self.remaining += (new_budget - old_budget) * max(0.0, left) / 365.0
+    def set_budget(self, budget_per_year_gbp: float) -> None:
+        """A policy set the annual budget: pro-rate any change over the rest of the year."""
+        old = self.budget_per_year_gbp
+        if budget_per_year_gbp != old:
+            left = self._next_reset - self.env.now
+            self.remaining += (budget_per_year_gbp - old) * max(0.0, left) / YEAR_DAYS
+        self.budget_per_year_gbp = budget_per_year_gbp
 
-    def _years(self, first: float) -> Any:
-        self._next_reset = first if first > 0 else 365.0
+    def _years(self, first: float) -> Generator[simpy.Event, Any, None]:
+        self._next_reset = first if first > 0 else YEAR_DAYS
         if first > 0:
             yield self.env.timeout(first)
         else:
-            yield self.env.timeout(365.0)
+            yield self.env.timeout(YEAR_DAYS)
         while True:
-            self.remaining = self.model.p.modalities.rehab.budget_per_year_gbp
-            self._next_reset = self.env.now + 365.0
-            yield self.env.timeout(365.0)
+            self.remaining = self.budget_per_year_gbp
+            self._next_reset = self.env.now + YEAR_DAYS
+            yield self.env.timeout(YEAR_DAYS)

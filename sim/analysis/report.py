@@ -21,11 +21,11 @@ from typing import Any
 import matplotlib
 import pandas as pd
 
-from . import __version__
+from .. import __version__
+from ..metrics import COST_SERVICES, HEADLINE, METRICS, format_value
+from ..scenario import resolved_yaml
+from ..stats import t_interval
 from .compare import Comparison
-from .metrics import COST_SERVICES, HEADLINE, METRICS, format_value
-from .scenario import resolved_yaml
-from .stats import t_interval
 
 SECTIONS = ("answer", "headline", "differences", "trends", "costs", "changes",
             "assumptions", "provenance")

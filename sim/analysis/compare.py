@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .metrics import HEADLINE
-from .runner import Results, run
-from .scenario import Scenario
-from .stats import paired_difference, per_replication, summarise, t_interval
+from ..execute.runner import Results, run
+from ..metrics import HEADLINE
+from ..scenario import Scenario
+from ..stats import paired_difference, per_replication, summarise, t_interval
 
 MSER_BATCH = 5
 

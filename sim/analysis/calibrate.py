@@ -23,9 +23,9 @@ from pydantic import (
     model_validator,
 )
 
-from .metrics import METRICS, key_values, unknown_metric
-from .outputs import PNG_METADATA, write_owned_file
-from .scenario import (
+from ..io.outputs import PNG_METADATA, write_owned_file
+from ..metrics import METRICS, key_values, unknown_metric
+from ..scenario import (
     MAX_SEED,
     PolicyError,
     Scenario,
@@ -147,7 +147,7 @@ def find_seeds(start: Path) -> Path | None:
     env = os.environ.get("TREATSIM_SEEDS")
     if env:
         return Path(env) if Path(env).is_dir() else None
-    package_root = Path(__file__).resolve().parents[1]
+    package_root = Path(__file__).resolve().parents[2]  # sim/analysis/ -> the repository
     for parent in [start, *start.parents, package_root]:
         for cand in (parent / "shared" / "seeds", parent.parent / "shared" / "seeds"):
             if cand.is_dir():
@@ -235,7 +235,7 @@ def simulate_point(scenario: Scenario, values: dict[str, float], keys: list[str]
     """Per-replication values at ``values`` of each key (``metric``: mean over the reporting
     years; ``metric@year``: that reporting year), on replications ``0..reps-1`` of
     ``seed`` (common random numbers for every point)."""
-    from .runner import run_replication
+    from ..execute.runner import run_replication
 
     sc = with_parameters(scenario, values)
     out: dict[str, list[float]] = {k: [] for k in keys}
@@ -327,7 +327,7 @@ def calibrate(targets_path: str | Path, reps: int | None = None, workers: int = 
     import numpy as np
     from scipy.optimize import differential_evolution
 
-    from .parallel import imap_unordered
+    from ..execute.pool import imap_unordered
 
     targets, scenario, path = load_targets(targets_path)
     reps = reps or targets.reps
@@ -410,7 +410,7 @@ def check_fit(scenario: Scenario, targets: Targets, parameters: dict[str, float]
 
     Uses replications ``0..reps-1`` of ``seed`` (default: the targets file's seed).
     """
-    from .stats import t_interval
+    from ..stats import t_interval
 
     keys = sorted({t.key for t in targets.targets})
     per_rep = simulate_point(scenario, parameters, keys,
@@ -442,12 +442,12 @@ def write_fit(fit: dict[str, Any], rows: list[dict[str, Any]], out_dir: Path,
     """Write ``<area>.yaml`` (parameters, loss, seed, date), ``<area>_fit.md`` and
     ``<area>_fit.png`` into ``out_dir``, each file atomically. A file there that
     treatsim did not write is left alone (moved aside with ``force``; see
-    :func:`sim.outputs.write_owned_file`)."""
+    :func:`sim.io.outputs.write_owned_file`)."""
     import datetime as dt
 
     import yaml
 
-    from . import __version__
+    from .. import __version__
 
     targets: Targets = fit["targets"]
     area = targets.area
@@ -496,7 +496,7 @@ def write_fit(fit: dict[str, Any], rows: list[dict[str, Any]], out_dir: Path,
 
 
 def _fmt(x: float, metric: str) -> str:
-    from .metrics import format_value
+    from ..metrics import format_value
 
     return format_value(x, METRICS.get(metric, {}).get("unit", ""))
 

@@ -9,16 +9,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
 import pandas as pd
 
-from .metrics import replication_tables
-from .model import simulate
-from .parallel import imap_unordered
-from .scenario import Scenario
-from .stats import summarise
+from ..metrics import replication_tables
+from ..model import simulate
+from ..scenario import Scenario
+from ..stats import summarise
+from .executors import Executor, map_unordered
 
 TABLES = ("people", "yearly", "timeseries")
 
@@ -57,29 +56,30 @@ class Results:
 
 def run(scenario: Scenario, reps: int | None = None, seed: int | None = None,
         workers: int = 1, progress: Callable[[int, int], None] | None = None,
-        first_rep: int = 0) -> Results:
+        first_rep: int = 0, executor: Executor | None = None) -> Results:
     """Run ``reps`` replications of ``scenario`` (defaults from ``scenario.run``).
 
     :param workers: 1 runs serially in this process; more uses a process pool.
+    :param executor: where to run instead (a Dask cluster, say); overrides ``workers``.
     :param first_rep: number of the first replication (to add replications to a run).
     :param progress: called as ``progress(done, total)`` after each replication.
-    :returns: :class:`Results`. If interrupted (Ctrl-C), the replications already
-        finished are returned with ``complete=False`` instead of being lost.
+    :returns: :class:`Results`, the same on every executor. If interrupted (Ctrl-C), the
+        replications already finished are returned with ``complete=False`` instead of
+        being lost.
+    :raises ItemFailed: when a replication raises, naming it.
     """
     reps = reps or scenario.run.replications
     seed = scenario.run.seed if seed is None else seed
+    executor = executor or Executor(workers=workers)
     t0 = time.perf_counter()
     done: dict[int, dict[str, Any]] = {}
     complete = True
+    numbers = list(range(first_rep, first_rep + reps))
     try:
-        numbers = list(range(first_rep, first_rep + reps))
-        if workers <= 1:
-            for rep in numbers:
-                done[rep] = run_replication(scenario, seed, rep)
-                if progress:
-                    progress(len(done), reps)
-        else:
-            _run_pool(scenario, seed, numbers, workers, done, progress)
+        for index, tables in map_unordered(_replication, (scenario, seed), numbers, executor):
+            done[numbers[index]] = tables
+            if progress:
+                progress(len(done), reps)
     except KeyboardInterrupt:
         complete = False
         if not done:
@@ -87,14 +87,10 @@ def run(scenario: Scenario, reps: int | None = None, seed: int | None = None,
     return _collect(scenario, seed, done, time.perf_counter() - t0, complete)
 
 
-def _run_pool(scenario: Scenario, seed: int, numbers: list[int], workers: int,
-              done: dict[int, dict[str, Any]],
-              progress: Callable[[int, int], None] | None) -> None:
-    one = partial(run_replication, scenario, seed)  # not a closure: it pickles for spawn
-    for index, tables in imap_unordered(one, numbers, workers):
-        done[numbers[index]] = tables
-        if progress:
-            progress(len(done), len(numbers))
+def _replication(shared: tuple[Scenario, int], rep: int) -> dict[str, Any]:
+    """:func:`run_replication` of ``(scenario, seed)`` and ``rep``, for any executor."""
+    scenario, seed = shared
+    return run_replication(scenario, seed, rep)
 
 
 def _collect(scenario: Scenario, seed: int, done: dict[int, dict[str, Any]], seconds: float,

@@ -47,11 +47,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import __version__
-from .metrics import METRICS, format_value
-from .outputs import OutputTarget, prepare_folder, staging
-from .stats import LEVEL, t_interval
-from .store import read_sweep
+from .. import __version__
+from ..io.outputs import OutputTarget, prepare_folder, staging
+from ..io.sweep_store import read_sweep
+from ..metrics import METRICS, format_value
+from ..stats import LEVEL, t_interval
 
 __all__ = ["Sensitivity", "SensitivityError", "analyse", "analyse_frames", "write_sensitivity",
            "text_table", "RESAMPLES", "SEED"]
@@ -143,7 +143,7 @@ def analyse_frames(manifest: dict[str, Any], design: pd.DataFrame, runs: pd.Data
                    metrics: list[str] | None = None, response: list[str] | None = None,
                    where: str | None = None) -> Sensitivity:
     """Sensitivity of each metric to the sweep's parameters, from the sweep's manifest,
-    design table and runs table (as :func:`sim.store.read_sweep` returns them).
+    design table and runs table (as :func:`sim.io.sweep_store.read_sweep` returns them).
 
     :param metrics: metric keys to analyse (default: every metric the sweep kept).
     :param response: for a grid, the one or two parameters to show the response to

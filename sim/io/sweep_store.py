@@ -1,27 +1,27 @@
-"""Writing a run's tables and provenance to a folder, atomically.
+"""A sweep's folder: its manifest, design and one Parquet file per finished run.
 
-Tables go to Parquet (for analysis) and CSV (for spreadsheets), beside the resolved
-scenario (``scenario.yaml``) and ``run.json`` (seed, replications, package version,
-run time). Everything is written into a temporary sibling folder first and moved into
-place in one rename, so an output folder is either the whole of a run or absent.
+Each run's file is written atomically as the run finishes, so the folder always holds
+every finished run and nothing half-written; a resumed sweep skips the runs whose files
+exist. The same folder is read back for analysis (:func:`read_sweep`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 import re
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
-from . import __version__
+from .. import __version__
+from ..scenario import resolved_yaml
+from ..stats import t_interval
+from ..sweep import SweepPlan, sweep_manifest
 from .outputs import (
     OutputError,
-    OutputTarget,
     atomic_file,
     clean_leftovers,
     owned_folder,
@@ -29,83 +29,6 @@ from .outputs import (
     printable,
     staging,
 )
-from .runner import Results
-from .scenario import resolved_yaml
-
-if TYPE_CHECKING:  # pragma: no cover - sweep imports store at run time
-    from .sweep import SweepPlan
-
-
-def scenario_hash(yaml_text: str) -> str:
-    """Short SHA-256 of the resolved scenario text (identifies what was run)."""
-    return hashlib.sha256(yaml_text.encode()).hexdigest()[:16]
-
-
-def write_results(results: Results, out: str | Path | OutputTarget,
-                  source: str | None = None) -> Path:
-    """Write ``results`` to the folder ``out``, replacing a previous run there (only a
-    folder treatsim wrote; see :mod:`sim.outputs`).
-
-    :param out: a folder checked beforehand with :func:`sim.outputs.prepare_folder`, or
-        a path (checked now).
-    :param source: the scenario file the run came from, recorded in ``run.json``.
-    :returns: the output folder.
-    """
-    with staging(out) as tmp:
-        _write_tables(tmp, results.tables())
-        text = resolved_yaml(results.scenario)
-        (tmp / "scenario.yaml").write_text(text, encoding="utf-8")
-        meta: dict[str, Any] = {
-            "scenario": results.scenario.name,
-            "source": source,
-            "scenario_sha256": scenario_hash(text),
-            "seed": results.seed,
-            "replications": results.reps,
-            "complete": results.complete,
-            "treatsim_version": __version__,
-            "python": platform.python_version(),
-            "run_seconds": round(results.seconds, 3),
-            "model_events": results.events,
-            "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            **results.meta,
-        }
-        (tmp / "run.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    return out.path if isinstance(out, OutputTarget) else Path(out)
-
-
-def _write_tables(folder: Path, tables: dict[str, pd.DataFrame]) -> None:
-    """Each table as Parquet (for analysis) and CSV (for spreadsheets)."""
-    for name, df in tables.items():
-        df.to_parquet(folder / f"{name}.parquet", index=False)
-        df.to_csv(folder / f"{name}.csv", index=False)
-
-
-def write_comparison(cmp: Any, out: str | Path | OutputTarget, sources: list[str],
-                     seconds: float) -> Path:
-    """Write a comparison's tables (summary, comparison, yearly, timeseries, people) and
-    ``run.json`` to ``out``, atomically (as :func:`write_results`)."""
-    with staging(out) as tmp:
-        tables = {"summary": cmp.summary, "comparison": cmp.comparison,
-                  "yearly": cmp.yearly(), "timeseries": cmp.timeseries(),
-                  "people": pd.concat([r.people for r in cmp.results.values()],
-                                      ignore_index=True)}
-        _write_tables(tmp, tables)
-        meta = {
-            "base": cmp.base, "scenarios": [s.name for s in cmp.scenarios],
-            "sources": sources,
-            "scenario_sha256": {s.name: scenario_hash(resolved_yaml(s)) for s in cmp.scenarios},
-            "seed": cmp.seed, "replications": cmp.reps, "warnings": cmp.warnings,
-            "precision": cmp.precision_note, "treatsim_version": __version__,
-            "python": platform.python_version(), "run_seconds": round(seconds, 3),
-            "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        }
-        for s in cmp.scenarios:
-            (tmp / f"scenario-{s.name}.yaml").write_text(resolved_yaml(s), encoding="utf-8")
-        (tmp / "run.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    return out.path if isinstance(out, OutputTarget) else Path(out)
-
-
-# --------------------------------------------------------------------------- sweeps
 
 _RUN_FILE = re.compile(r"^run-(\d{6,})-(\d{4,})\.parquet$")
 """A finished run's file: point and replication, zero-padded to at least 6 and 4 digits
@@ -153,8 +76,6 @@ class SweepStore:
             ``force`` is given, holds a different sweep (the file, the base scenario or its
             fit changed) with ``resume``, or is something else and ``force`` is not given.
         """
-        from .sweep import sweep_manifest
-
         out = Path(out)
         path = out / "manifest.json"
         if path.is_file() and owned_folder(out) and not force:
@@ -287,8 +208,6 @@ def read_runs(out: str | Path) -> pd.DataFrame:
 def points_table(runs: pd.DataFrame, manifest: dict[str, Any]) -> pd.DataFrame:
     """Each point × metric: the mean over replications, its sd and 95% t interval
     (long format), with the point's parameter values."""
-    from .stats import t_interval
-
     names = [p["path"] for p in manifest["parameters"]]
     rows = []
     for point, group in runs.groupby("point", sort=True):

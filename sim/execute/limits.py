@@ -34,8 +34,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .scenario import Scenario
-    from .sweep import SweepPlan
+    from ..scenario import Scenario
+    from ..sweep import SweepPlan
 
 __all__ = ["WorkEstimate", "estimate_run", "estimate_sweep", "sum_estimates", "too_big"]
 

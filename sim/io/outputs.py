@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .text import printable
+from ..text import printable
 
 __all__ = ["OutputError", "OutputTarget", "atomic_file", "clean_leftovers", "prepare_file",
            "prepare_folder", "printable", "staging", "write_owned_file", "write_text_atomic"]

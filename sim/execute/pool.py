@@ -62,7 +62,12 @@ _PARENT_ENDS: set[Connection] = set()  # this process's ends of its workers' pip
 
 
 class WorkerError(RuntimeError):
-    """An item raised an exception in a worker; the message carries its traceback."""
+    """An item raised an exception in a worker (the message carries its traceback), or
+    ended its worker too often; ``index`` is the item's."""
+
+    def __init__(self, message: str, index: int | None = None) -> None:
+        super().__init__(message)
+        self.index = index
 
 
 def default_start_method() -> str:
@@ -289,11 +294,11 @@ def imap_unordered(func: Callable[[Any], Any], items: Iterable[Any], workers: in
                     if failures[job[0]] > retries:
                         raise WorkerError(
                             f"item {job[0]} ended its worker process {failures[job[0]]} "
-                            f"times (exit code {proc.exitcode})") from None
+                            f"times (exit code {proc.exitcode})", job[0]) from None
                     pool.start(job)
                     continue
                 if not ok:
-                    raise WorkerError(value)
+                    raise WorkerError(value, index)
                 if todo:
                     pool.give(conn, proc, todo.popleft())
                 else:

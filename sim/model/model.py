@@ -1,0 +1,294 @@
+"""The model of one replication: the world, every person's life, the system processes.
+
+Every person is one SimPy process that walks the states of DESIGN §2, one stage at a
+time (:mod:`~sim.model.community`, :mod:`~sim.model.referral`, ...); each stage returns
+the next state. Nothing polls: a person waits for exactly one event at a time, the first
+of its competing hazards.
+
+Hazards and time-varying parameters
+-----------------------------------
+* Constant hazards (referral, death, custody, transfer, ...) are exponential and
+  memoryless, so a wait is cut at the next policy date and drawn again with the
+  parameters then in force: policies take effect exactly on their date.
+* Durations with a shape (drop-out, relapse) use the distribution's cumulative hazard
+  ``H``: a person draws one unit-exponential budget ``E`` and leaves when the
+  accumulated ``multiplier x dH`` reaches it. Multipliers (caseload pressure,
+  attributes, policies) are re-read at each 12-weekly review, or at each policy date
+  after treatment, and held constant in between.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from typing import Any
+
+import simpy
+
+from ..scenario import Scenario
+from ..streams import Streams
+from .after_treatment import after_treatment, recovered
+from .community import community, custody
+from .hazards import INF, YEAR_DAYS
+from .monitor import Monitor
+from .people import (
+    AFTER_TREATMENT,
+    COMMUNITY,
+    CUSTODY,
+    DEAD,
+    IN_TREATMENT,
+    MOVED_AWAY,
+    RECOVERED,
+    STATE_NAMES,
+    TRIAGE_WAIT,
+    Person,
+)
+from .policies import apply_policy
+from .records import Records
+from .referral import referral
+from .services import KeyworkerPool
+from .treatment import carried_in
+from .world import Stage, World
+
+STAGES: dict[int, Callable[[World, Person], Stage]] = {
+    COMMUNITY: community,
+    TRIAGE_WAIT: referral,
+    AFTER_TREATMENT: after_treatment,
+    CUSTODY: custody,
+    RECOVERED: recovered,
+}
+"""The stage a person in each (non-absorbing, not in-treatment) state goes through next."""
+
+Process = Generator[simpy.Event, Any, None]
+
+
+class Model:
+    """One replication of a scenario.
+
+    :param scenario: the validated scenario.
+    :param streams: the replication's random streams.
+    """
+
+    def __init__(self, scenario: Scenario, streams: Streams) -> None:
+        self.world = World(scenario, streams)
+        self.phases = scenario.phases()
+        self.policies = sorted(scenario.policies, key=lambda policy: policy.date)
+
+    # ------------------------------------------------------------------ running
+
+    def start(self) -> None:
+        """Create the day-0 population and the system processes (call once)."""
+        env = self.world.env
+        self._populate()
+        env.process(self._incidence())
+        env.process(self._policies())
+        env.process(self._snapshots())
+        env.process(self._hat_medicine())
+
+    def run(self) -> Records:
+        """Run the replication to the end of follow-up and return its records."""
+        self.start()
+        # SimPy stops *before* events at ``until``: go a hair past so the snapshot
+        # due on the last day is taken
+        self.world.env.run(until=self.world.end_day + 1e-6)
+        return self.finish()
+
+    def finish(self) -> Records:
+        """Close open segments and costs at the current day and return the records."""
+        world = self.world
+        now = world.env.now
+        world.accrue_fixed_costs()
+        world.close_open_segments(now)
+        return world.monitor.records(
+            horizon_days=world.run.horizon_days, end_day=now,
+            warmup_years=world.run.warmup_years, years=world.run.years,
+            events=_event_count(world.env),
+        )
+
+    # ------------------------------------------------------------------ people
+
+    def _populate(self) -> None:
+        """Create the day-0 community and treatment populations."""
+        world = self.world
+        initial = world.parameters.population.initial
+        for _ in range(initial.community):
+            person = world.new_person()
+            if person.rng.random() < initial.previously_treated_share:
+                person.set_attr("previously_treated", "true")
+                person.ever_treated = True
+            world.enter(person, COMMUNITY)
+            world.mark_using(person)
+            person.process = world.env.process(self.life(person, COMMUNITY))
+        for _ in range(initial.in_treatment):
+            person = world.new_person(initial.substance)
+            person.attrs["previously_treated"] = "true"
+            elapsed_days = initial.time_in_treatment.sample(person.rng)
+            world.enter(person, IN_TREATMENT)
+            person.process = world.env.process(self._carried_in(person, elapsed_days))
+
+    def life(self, person: Person, state: int | None) -> Process:
+        """Walk ``person`` through stages from ``state`` until their life in the model ends."""
+        while state is not None:
+            state = yield from STAGES[state](self.world, person)
+
+    def _carried_in(self, person: Person, elapsed_days: float) -> Process:
+        state = yield from carried_in(self.world, person, elapsed_days)
+        yield from self.life(person, state)
+
+    # ------------------------------------------------------------------ system processes
+
+    def _incidence(self) -> Process:
+        """New people with problem drug use, at the rate in force (per year)."""
+        world = self.world
+        rng = world.streams.get("incidence")
+        env = world.env
+        while True:
+            rate = world.parameters.population.incidence_per_year / YEAR_DAYS
+            now = env.now
+            boundary = world.next_boundary(now)
+            if rate <= 0:
+                if boundary == INF:
+                    return
+                yield env.timeout(boundary - now)
+                continue
+            gap = rng.expovariate(rate)
+            if now + gap >= boundary:
+                yield env.timeout(boundary - now)
+                continue
+            yield env.timeout(gap)
+            person = world.new_person()
+            world.monitor.incidence += 1
+            world.enter(person, COMMUNITY)
+            world.mark_using(person)
+            person.process = env.process(self.life(person, COMMUNITY))
+
+    def _policies(self) -> Process:
+        """Apply each policy on its date."""
+        env = self.world.env
+        for (day, parameters), policy in zip(self.phases[1:], self.policies, strict=True):
+            if day > env.now:
+                yield env.timeout(day - env.now)
+            apply_policy(self.world, parameters, policy)
+
+    def _hat_medicine(self) -> Process:
+        """HAT medicine is bought for every place in blocks (of days), filled or not."""
+        world = self.world
+        env = world.env
+        while True:
+            hat = world.parameters.modalities.hat
+            if hat.open and hat.places > 0:
+                world.monitor.cost(
+                    "hat_medicine", env.now, env.now,
+                    hat.places * hat.medicine_block_days * hat.medicine_cost_per_place_per_day_gbp,
+                )
+            yield env.timeout(hat.medicine_block_days)
+
+    def _snapshots(self) -> Process:
+        """Record the state of the system at the end of every month; roll the year."""
+        world = self.world
+        env = world.env
+        month = 0
+        while True:
+            month += 1
+            day = month * YEAR_DAYS / 12
+            if day > world.end_day + 1e-9:
+                return
+            yield env.timeout(day - env.now)
+            world.monitor.snapshots.append(world.snapshot(day))
+            world.accrue_fixed_costs()
+            if month % 12 == 0:
+                world.new_year()
+
+    # ------------------------------------------------------------------ checks
+
+    def audit(self) -> list[str]:
+        """Consistency checks (used by tests): counters match people, nobody is lost."""
+        world = self.world
+        problems = []
+        tally = [0] * len(STATE_NAMES)
+        for person in world.people:
+            tally[person.state] += 1
+        if tally != world.monitor.counts:
+            problems.append(f"state counters {world.monitor.counts} != people {tally}")
+        if len(world.people) != world.monitor.initial_people + world.monitor.incidence:
+            problems.append("people created != initial + incidence")
+        for person in world.people:
+            if person.state in (DEAD, MOVED_AWAY):
+                continue
+            alive = person.process is not None and person.process.is_alive
+            if not alive and person.state not in (COMMUNITY, RECOVERED):
+                problems.append(f"person {person.pid} in {STATE_NAMES[person.state]} "
+                                f"has no process")
+        in_treatment = sum(1 for person in world.people if person.state == IN_TREATMENT)
+        if in_treatment != world.keyworkers.count:
+            problems.append(f"keyworker caseload {world.keyworkers.count} != in treatment "
+                            f"{in_treatment}")
+        return problems
+
+    # ------------------------------------------------------------------ the world, for tests
+
+    @property
+    def env(self) -> simpy.Environment:
+        """The SimPy environment (days)."""
+        return self.world.env
+
+    @property
+    def monitor(self) -> Monitor:
+        """The counters and record lists."""
+        return self.world.monitor
+
+    @property
+    def keyworkers(self) -> KeyworkerPool:
+        """The keyworker caseload places."""
+        return self.world.keyworkers
+
+    @property
+    def parameters(self) -> Scenario:
+        """The parameters in force now."""
+        return self.world.parameters
+
+    @property
+    def end_day(self) -> float:
+        """Day the run ends: the horizon plus follow-up."""
+        return self.world.end_day
+
+    @property
+    def people(self) -> list[Person]:
+        """Everyone created so far, in id order."""
+        return self.world.people
+
+    @property
+    def in_treatment(self) -> set[Person]:
+        """People in treatment now."""
+        return self.world.in_treatment
+
+    @in_treatment.setter
+    def in_treatment(self, people: set[Person]) -> None:
+        self.world.in_treatment = people
+
+    @property
+    def using(self) -> set[Person]:
+        """People using now (community, waiting or in treatment)."""
+        return self.world.using
+
+    @using.setter
+    def using(self, people: set[Person]) -> None:
+        self.world.using = people
+
+    @property
+    def occupants(self) -> dict[str, set[Person]]:
+        """People in each closable service (HAT, rehab) now."""
+        return self.world.occupants
+
+    @occupants.setter
+    def occupants(self, occupants: dict[str, set[Person]]) -> None:
+        self.world.occupants = occupants
+
+
+def _event_count(env: simpy.Environment) -> int:
+    """Events scheduled so far (SimPy numbers every scheduled event)."""
+    return next(env._eid)  # noqa: SLF001 - SimPy keeps no public counter
+
+
+def simulate(scenario: Scenario, seed: int, replication: int) -> Records:
+    """Run replication ``replication`` of ``scenario`` with base seed ``seed``."""
+    return Model(scenario, Streams(seed, replication)).run()

@@ -1,0 +1,16 @@
+"""Referral: a person using drugs is referred (or refers themselves) to the service."""
+
+from __future__ import annotations
+
+from .people import TRIAGE_WAIT, Person
+from .triage import triage
+from .world import Stage, World
+
+
+def referral(world: World, person: Person) -> Stage:
+    """Open a new episode today from the person's referral ``source`` and take them through
+    triage (and, if they start, treatment); returns the state after the episode."""
+    world.open_episode(person, initial=False, source=person.attrs["source"],
+                       referral_day=world.env.now, previously_treated=person.ever_treated)
+    world.set_state(person, TRIAGE_WAIT)
+    return (yield from triage(world, person))

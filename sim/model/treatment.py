@@ -1,0 +1,117 @@
+"""A treatment episode once it has started: the walk through modalities, and the exit.
+
+Each step is a stage of its own (:mod:`~sim.model.maintenance`, :mod:`~sim.model.detox`,
+:mod:`~sim.model.rehab`); this module walks from one to the next until one ends the
+episode, then sends the person where the exit reason leads.
+"""
+
+from __future__ import annotations
+
+from .detox import detox
+from .hazards import draw_from
+from .maintenance import maintenance
+from .outcomes import (
+    COMPLETED,
+    DETOX,
+    DIED,
+    FUNDED,
+    HAT,
+    LONG_ACTING,
+    MAINTENANCE,
+    OST,
+    OST_LONG_ACTING,
+    PLANNED_EXIT,
+    REHAB,
+    REHAB_FUNDED,
+    TRANSFERRED,
+    UNKNOWN_SOURCE,
+    ExitTreatment,
+    MoveTo,
+)
+from .people import AFTER_TREATMENT, COMMUNITY, CUSTODY, IN_TREATMENT, MOVED_AWAY, Person
+from .rehab import rehab
+from .steps import available, fallback
+from .world import Stage, World
+
+FORCED_BY: dict[str, tuple[str, str]] = {
+    OST_LONG_ACTING: (OST, LONG_ACTING),
+    REHAB_FUNDED: (REHAB, FUNDED),
+}
+"""Transition targets that are a modality with a choice already made: target ->
+(modality, what is forced on it)."""
+
+
+def treatment(world: World, person: Person, modality: str, elapsed_days: float) -> Stage:
+    """Walk modalities from ``modality`` (``elapsed_days`` into it) until an exit; returns
+    the state after treatment."""
+    episode = person.episode
+    assert episode is not None
+    forced: str | None = None  # an OST formulation, or FUNDED for a rehab placement
+    while True:
+        episode.path.append(modality)
+        if modality in MAINTENANCE:
+            end = yield from maintenance(world, person, modality, elapsed_days, forced)
+        elif modality == DETOX:
+            end = yield from detox(world, person)
+        else:
+            end = yield from rehab(world, person, funded=forced == FUNDED)
+        elapsed_days = 0.0
+        forced = None
+        if isinstance(end, MoveTo) and end.step == PLANNED_EXIT:  # a closure plan's exit
+            end = ExitTreatment(COMPLETED)
+        if isinstance(end, MoveTo):
+            step = end.step
+            if step in FORCED_BY:
+                step, forced = FORCED_BY[step]
+            modality = available(world, person, step)
+            continue
+        return exit_treatment(world, person, end.reason)
+
+
+def exit_treatment(world: World, person: Person, reason: str) -> int | None:
+    """Close the episode for ``reason`` and return the state it leads to (``None`` when
+    the person dies or moves away)."""
+    now = world.env.now
+    episode = person.episode
+    assert episode is not None
+    episode.exit_day = now
+    episode.exit_reason = reason
+    world.keyworkers.release()
+    world.in_treatment.discard(person)
+    if "ost_setting" in person.attrs:
+        person.set_attr("ost_setting", None)
+        person.set_attr("ost_formulation", None)
+    if reason == DIED:
+        world.die(person, episode.path[-1] if episode.path else None)
+        return None
+    person.exit_day = now
+    if reason == COMPLETED:
+        world.set_state(person, AFTER_TREATMENT)
+        return AFTER_TREATMENT
+    if reason == TRANSFERRED:
+        if person.rng.random() < world.parameters.exits.transfer_custody_share:
+            world.set_state(person, CUSTODY)
+            return CUSTODY
+        world.set_state(person, MOVED_AWAY)
+        return None
+    world.set_state(person, COMMUNITY)
+    return COMMUNITY
+
+
+def carried_in(world: World, person: Person, elapsed_days: float) -> Stage:
+    """A person already in treatment on day 0, ``elapsed_days`` into their episode;
+    returns the state after treatment."""
+    world.open_episode(person, initial=True, source=UNKNOWN_SOURCE, referral_day=-elapsed_days,
+                       previously_treated=True, triage_day=-elapsed_days,
+                       start_day=-elapsed_days)
+    person.ever_treated = True
+    person.state = IN_TREATMENT
+    world.mark_using(person)
+    world.keyworkers.force_acquire()
+    world.mark_in_treatment(person)
+    modality = draw_from(world.parameters.entry[person.attrs["substance"]], person.rng.random())
+    if modality in (DETOX, REHAB):  # carried in part-way: on maintenance instead
+        modality = fallback(person)
+    if modality == HAT and not world.admit_to_hat(person):
+        modality = OST
+    return (yield from treatment(world, person, modality, elapsed_days))

@@ -1,0 +1,332 @@
+"""The world of one replication: the clock, the parameters in force, services, census.
+
+The :class:`World` holds what every stage reads and what a policy changes: the SimPy
+environment, the one set of parameters in force (:attr:`World.parameters`, swapped by
+:meth:`World.apply_parameters`), the services with limited capacity, the people and
+who is where, and the monitor the records go to. Stages and policies use its public
+methods; nothing outside reaches into its private state.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Generator, Mapping
+from typing import Any, TypeAlias
+
+import simpy
+
+from ..scenario import Scenario
+from ..streams import Streams
+from .hazards import INF, death_rate_per_day, next_boundary, post_exit_rate
+from .monitor import Monitor
+from .outcomes import CLOSABLE, HAT, ONGOING, REHAB, SEGMENT_MODALITIES
+from .people import (
+    DEAD,
+    OCU,
+    STATE_NAMES,
+    USING_STATES,
+    Person,
+    draw_attributes,
+)
+from .records import Death, Episode, Segment
+from .services import KeyworkerPool, Pool, RehabBudget, TriageClinic
+
+YEAR_DAYS = 365.0
+"""Days in a model year."""
+
+Stage: TypeAlias = Generator[simpy.Event, Any, int | None]
+"""A stage of a life: a SimPy generator that returns the person's next state (``None``
+when their life in the model is over)."""
+
+
+def first_april(start: dt.date) -> float:
+    """Days from ``start`` to the first 1 April on or after it (0 if it is one)."""
+    year = start.year if start < dt.date(start.year, 4, 1) else start.year + 1
+    return float((dt.date(year, 4, 1) - start).days)
+
+
+class World:
+    """The simulated local system of one replication.
+
+    :param scenario: the validated scenario; its parameters are in force from day 0.
+    :param streams: the replication's random streams (each person gets their own).
+    """
+
+    def __init__(self, scenario: Scenario, streams: Streams) -> None:
+        self.parameters = scenario
+        """The parameters in force now (a policy swaps them)."""
+        self.run = scenario.run
+        """Dates and horizon of the run, which no policy can change."""
+        self.streams = streams
+        self.policy_days = [day for day, _ in scenario.phases()[1:]]
+        self.env = env = simpy.Environment()
+        self.year = 0  # model years completed (years of 365 days from the start date)
+        initial = scenario.population.initial
+        self.monitor = Monitor(initial.community + initial.in_treatment)
+        staffing = scenario.keyworkers
+        self.keyworkers = KeyworkerPool(env, staffing.mode, staffing.staff,
+                                        staffing.caseload_cap)
+        self.triage = TriageClinic(env, scenario.triage.capacity_per_week)
+        self.beds = Pool(env, scenario.modalities.detox.inpatient_beds)
+        hat = scenario.modalities.hat
+        self.hat = Pool(env, hat.places if hat.open else 0)
+        self.rehab_places = Pool(env, INF)
+        self.rehab_budget = RehabBudget(env, scenario.modalities.rehab.budget_per_year_gbp,
+                                        first_april(scenario.run.start_date))
+        self.people: list[Person] = []
+        self.in_treatment: set[Person] = set()
+        self.using: set[Person] = set()
+        self.occupants: dict[str, set[Person]] = {service: set() for service in CLOSABLE}
+        self.end_day = self.run.horizon_days + self.run.follow_up_days
+        self._costs_booked_to = 0.0  # day up to which fixed costs are in the ledger
+
+    # ------------------------------------------------------------------ time
+
+    def next_boundary(self, now: float) -> float:
+        """The first policy date (day) after ``now``: waits are cut there."""
+        return next_boundary(self.policy_days, now)
+
+    # ------------------------------------------------------------------ people and census
+
+    def new_person(self, substance_shares: Mapping[str, float] | None = None) -> Person:
+        """Create the next person, with attributes drawn from their own stream."""
+        pid = len(self.people)
+        rng = self.streams.person(pid)
+        attrs = draw_attributes(rng, self.parameters.population.attributes, substance_shares)
+        person = Person(pid, rng, attrs)
+        self.people.append(person)
+        return person
+
+    def enter(self, person: Person, state: int) -> None:
+        """Count a newly created person in their first ``state``."""
+        self.monitor.counts[state] += 1
+        person.state = state
+
+    def set_state(self, person: Person, state: int) -> None:
+        """Move ``person`` to ``state``, keeping the counters and the using set right."""
+        old = person.state
+        self.monitor.move(old, state)
+        person.state = state
+        if state in USING_STATES:
+            if old not in USING_STATES:
+                self.mark_using(person)
+        elif old in USING_STATES:
+            self.using.discard(person)
+
+    def mark_using(self, person: Person) -> None:
+        """Count ``person`` as using, this year too."""
+        self.using.add(person)
+        if person.using_year != self.year:
+            person.using_year = self.year
+            during = self.monitor.during_year
+            during["using"][-1] += 1
+            if person.attrs["substance"] in OCU:
+                during["using_ocu"][-1] += 1
+
+    def mark_in_treatment(self, person: Person) -> None:
+        """Count ``person`` as in treatment, this year too."""
+        self.in_treatment.add(person)
+        if person.treatment_year != self.year:
+            person.treatment_year = self.year
+            self.monitor.during_year["in_treatment"][-1] += 1
+
+    def new_year(self) -> None:
+        """Start the next model year: everyone in treatment or using counts in it."""
+        self.year += 1
+        during = self.monitor.during_year
+        for person in self.in_treatment:
+            person.treatment_year = self.year
+        during["in_treatment"].append(len(self.in_treatment))
+        ocu = 0
+        for person in self.using:
+            person.using_year = self.year
+            ocu += person.attrs["substance"] in OCU
+        during["using"].append(len(self.using))
+        during["using_ocu"].append(ocu)
+
+    # ------------------------------------------------------------------ death
+
+    def death_rate(self, person: Person, per_100_person_years: float) -> float:
+        """Per-day death hazard from a rate per 100 person-years, with multipliers."""
+        if per_100_person_years <= 0:
+            return 0.0
+        return death_rate_per_day(per_100_person_years,
+                                  person.factor(self.parameters.mortality.multipliers))
+
+    def post_exit_rate(self, person: Person, now: float, base: float) -> tuple[float, float]:
+        """(per-100-person-year death rate, day it stops applying) after leaving treatment;
+        ``base`` outside every post-exit window."""
+        return post_exit_rate(self.parameters.mortality.after_exit, person.exit_day, now, base)
+
+    def die(self, person: Person, modality: str | None = None) -> None:
+        """Record the death of ``person`` now (in ``modality``, if in treatment)."""
+        now = self.env.now
+        since = None if person.exit_day is None else now - person.exit_day
+        self.monitor.deaths.append(Death(
+            day=now, pid=person.pid, state=STATE_NAMES[person.state], modality=modality,
+            days_since_exit=since, substance=person.attrs["substance"],
+        ))
+        self.set_state(person, DEAD)
+
+    # ------------------------------------------------------------------ episodes and segments
+
+    def open_episode(self, person: Person, *, initial: bool, source: str, referral_day: float,
+                     previously_treated: bool, triage_day: float | None = None,
+                     start_day: float | None = None) -> Episode:
+        """Start the next episode of ``person`` (referred on ``referral_day``) and record it."""
+        attrs = person.attrs
+        episode = Episode(
+            pid=person.pid, episode=person.episodes, initial=initial, source=source,
+            referral_day=referral_day, substance=attrs["substance"], sex=attrs["sex"],
+            age_band=attrs["age_band"], injecting=attrs["injecting"] == "true",
+            mental_health=attrs["mental_health"] == "true",
+            housing_need=attrs["housing_need"] == "true",
+            previously_treated=previously_treated, triage_day=triage_day, start_day=start_day,
+        )
+        person.episodes += 1
+        person.episode = episode
+        self.monitor.episodes.append(episode)
+        return episode
+
+    def start_segment(self, person: Person, modality: str, gbp_per_day: float) -> None:
+        """``person`` starts a segment in ``modality`` now, costing ``gbp_per_day`` a day."""
+        person.modality = modality
+        person.segment_start = self.env.now
+        person.segment_gbp_per_day = gbp_per_day
+
+    def end_segment(self, person: Person, reason: str) -> None:
+        """Record the current segment of ``person`` as ended now for ``reason``; book its cost."""
+        self._record_segment(person, self.env.now, reason)
+        person.modality = None
+
+    def _record_segment(self, person: Person, end_day: float, reason: str) -> None:
+        start = person.segment_start
+        modality = person.modality
+        assert modality is not None and person.episode is not None
+        self.monitor.segments.append(Segment(
+            pid=person.pid, episode=person.episode.episode, modality=modality,
+            start_day=start, end_day=end_day, end_reason=reason,
+        ))
+        if person.segment_gbp_per_day:
+            self.monitor.cost(modality, start, end_day,
+                              person.segment_gbp_per_day * (end_day - start))
+
+    def close_open_segments(self, now: float) -> None:
+        """Record every segment still open on day ``now`` as ``ongoing``, in person-id order.
+
+        The ledger's order, and so every float sum over it, must not depend on where the
+        people happen to sit in memory.
+        """
+        for person in sorted(self.in_treatment, key=_by_pid):
+            if person.modality is not None and person.episode is not None:
+                self._record_segment(person, now, ONGOING)
+
+    # ------------------------------------------------------------------ places
+
+    def admit_to_hat(self, person: Person) -> bool:
+        """Give ``person`` a HAT place if the clinic is open and has one free now."""
+        if self.parameters.modalities.hat.open and self.hat.try_acquire():
+            self.occupants[HAT].add(person)
+            return True
+        return False
+
+    def enter_rehab(self, person: Person) -> None:
+        """``person`` takes up a (funded) residential rehab place."""
+        self.rehab_places.acquire()
+        self.occupants[REHAB].add(person)
+
+    def release_place(self, person: Person, modality: str) -> None:
+        """``person`` leaves ``modality``: hand back its HAT or rehab place, if it has one."""
+        if modality == HAT:
+            self.hat.release()
+            self.occupants[HAT].discard(person)
+        elif modality == REHAB:
+            self.rehab_places.release()
+            self.occupants[REHAB].discard(person)
+
+    # ------------------------------------------------------------------ costs and policies
+
+    def accrue_fixed_costs(self) -> None:
+        """Book staff, HAT fixed and other costs (GBP) from the last booking to now, at the
+        rates in force."""
+        now = self.env.now
+        start = self._costs_booked_to
+        if now <= start:
+            return
+        years = (now - start) / YEAR_DAYS
+        params = self.parameters
+        staffing = params.keyworkers
+        self.monitor.cost("keyworkers", start, now,
+                          staffing.staff * staffing.cost_per_worker_per_year_gbp * years)
+        if params.modalities.hat.open:
+            self.monitor.cost("hat_fixed", start, now,
+                              params.modalities.hat.fixed_cost_per_year_gbp * years)
+        other = sum(params.extra_costs_per_year_gbp.values())
+        if other:
+            self.monitor.cost("other", start, now, other * years)
+        self._costs_booked_to = now
+
+    def apply_parameters(self, new: Scenario) -> None:
+        """Put ``new`` parameters in force now: book fixed costs to today at the old rates,
+        forget cached multipliers, and resize every service whose capacity they set."""
+        self.accrue_fixed_costs()
+        self.parameters = new
+        for person in self.people:  # multiplier tables changed: forget cached factors
+            person.cache.clear()
+        staffing = new.keyworkers
+        self.keyworkers.configure(staffing.mode, staffing.staff, staffing.caseload_cap)
+        self.triage.set_capacity(new.triage.capacity_per_week)
+        self.beds.set_capacity(new.modalities.detox.inpatient_beds)
+        hat = new.modalities.hat
+        self.hat.set_capacity(hat.places if hat.open else 0)
+        self.rehab_budget.set_budget(new.modalities.rehab.budget_per_year_gbp)
+
+    # ------------------------------------------------------------------ snapshots
+
+    def snapshot(self, day: float) -> dict[str, Any]:
+        """The state of the system at the end of the month ending on ``day``: counts,
+        waiting lists, occupancy, and the time integrals (``area_*``, level x days) so far.
+        Starts a new period for the caseload peak."""
+        now = self.env.now
+        keyworkers = self.keyworkers
+        kw_area, kw_over, kw_peak = keyworkers.per_worker.read(now)
+        params = self.parameters
+        snap: dict[str, Any] = {
+            "day": day,
+            **{name: self.monitor.counts[i] for i, name in enumerate(STATE_NAMES)},
+            "caseload_per_worker": keyworkers.caseload(),
+            "staff": keyworkers.staff,
+            "keyworker_waiting": len(keyworkers.queue),
+            "triage_waiting": len(self.triage.queue),
+            "beds_occupied": self.beds.count,
+            "beds": params.modalities.detox.inpatient_beds,
+            "hat_occupied": self.hat.count,
+            "hat_places": params.modalities.hat.places if params.modalities.hat.open else 0,
+            "rehab_occupied": self.rehab_places.count,
+            "rehab_budget_left_gbp": self.rehab_budget.remaining,
+            "incidence_cum": self.monitor.incidence,
+            "area_caseload_per_worker": kw_area,
+            "days_caseload_over_40_cum": kw_over,
+            "caseload_peak": kw_peak,
+            "area_beds": self.beds.occupancy.read(now)[0],
+            "area_hat": self.hat.occupancy.read(now)[0],
+            "area_rehab": self.rehab_places.occupancy.read(now)[0],
+            "area_in_treatment": keyworkers.occupancy.read(now)[0],
+            "area_keyworker_waiting": keyworkers.waiting.read(now)[0],
+        }
+        naive = [person for person in self.using if not person.ever_treated]
+        snap["treatment_naive"] = len(naive)
+        snap["treatment_naive_ocu"] = sum(1 for person in naive
+                                          if person.attrs["substance"] in OCU)
+        for modality in SEGMENT_MODALITIES:
+            snap[f"in_{modality}"] = 0
+        for person in self.in_treatment:
+            if person.modality is not None:
+                snap[f"in_{person.modality}"] += 1
+        keyworkers.per_worker.reset_peak()
+        return snap
+
+
+def _by_pid(person: Person) -> int:
+    """Sort key: a person's id (a stable order, unlike a set's)."""
+    return person.pid
