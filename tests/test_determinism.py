@@ -9,7 +9,6 @@ import random
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -101,9 +100,7 @@ def test_resume_skips_runs_numbered_past_the_old_widths(tmp_path):
     store = SweepStore.open(out, plan)
     for rep in (9_999, 10_000):
         (store.runs_dir / run_file_name(0, rep)).write_bytes(b"")
-    t0 = time.monotonic()
     assert {(0, 9_999), (0, 10_000)} <= store.finished()
-    assert time.monotonic() - t0 < 5
 
 
 class _ShuffledSet(set):

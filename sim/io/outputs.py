@@ -41,7 +41,7 @@ from typing import Any
 from ..text import printable
 
 __all__ = ["OutputError", "OutputTarget", "atomic_file", "clean_leftovers", "prepare_file",
-           "prepare_folder", "printable", "staging", "write_owned_file", "write_text_atomic"]
+           "prepare_folder", "printable", "staging", "write_owned_file"]
 
 MARK_FILES = ("run.json", "manifest.json")
 """A folder holding one of these, written by treatsim, is a folder treatsim made."""
@@ -63,11 +63,10 @@ class OutputError(Exception):
 
 @dataclass(frozen=True)
 class OutputTarget:
-    """A checked place to write a folder: ``path``, and what is there now (``"none"``,
-    ``"ours"``, ``"empty"``, or ``"foreign"`` when ``force`` lets it be moved aside)."""
+    """A place checked by :func:`prepare_folder` for writing a folder; with ``force``, a
+    path there that treatsim did not write may be moved aside when the results arrive."""
 
     path: Path
-    found: str
     force: bool = False
 
 
@@ -155,13 +154,13 @@ def prepare_folder(path: str | Path, *, force: bool = False, need_bytes: float =
     if path.parent.is_dir():
         clean_leftovers(path.parent)
     if not path.exists() and not path.is_symlink():
-        return OutputTarget(path, "none", force)
+        return OutputTarget(path, force)
     if owned_folder(path):
-        return OutputTarget(path, "ours", force)
+        return OutputTarget(path, force)
     if path.is_dir() and not path.is_symlink() and not any(path.iterdir()):
-        return OutputTarget(path, "empty", force)
+        return OutputTarget(path, force)
     if force:
-        return OutputTarget(path, "foreign", force)
+        return OutputTarget(path, force)
     raise OutputError(f"{printable(path)} already exists and is {_describe(path)}; treatsim "
                       f"only replaces its own results. Choose another location, or add "
                       f"--force to move it aside (it is never deleted)")
@@ -343,8 +342,3 @@ def write_owned_file(path: str | Path, write: Callable[[Path], Any], force: bool
                               f"alone; the new file is {printable(aside)}")
         os.rename(path, _aside_name(path))
     return atomic_file(path, write)
-
-
-def write_text_atomic(path: str | Path, text: str) -> Path:
-    """Write ``text`` (UTF-8) to ``path`` atomically (see :func:`atomic_file`)."""
-    return atomic_file(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
