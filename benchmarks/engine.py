@@ -1,14 +1,17 @@
 """Engine speed and memory, printed (never asserted).
 
-    python benchmarks/engine.py            # full: 10-year Hampshire-scale replication
+    python benchmarks/engine.py            # 10-year replications at 1x, 4x and 16x Hampshire
     python benchmarks/engine.py --small    # a quick version for CI logs
 
 Prints:
-* model events per second beside a bare SimPy timeout loop in the same process, and
-  their ratio;
-* wall time and peak memory of one 10-year replication at Hampshire scale (3,200 people
-  using, 1,350 in treatment, about 900 new presentations a year), for the simulation
-  alone and with the metric tables.
+* the cost per event at 1x, 4x and 16x Hampshire scale, before and after the collector is
+  kept out of the event loop, side by side from the same process: "before" runs the
+  replication as one ``env.run`` with Python's collector on its default settings, "after"
+  runs :meth:`Model.run` (set-up frozen, collector paused between chunks). Both give the
+  same events and the same records;
+* model events per second beside a bare SimPy timeout loop in the same process;
+* wall time and peak memory of one replication at Hampshire scale (3,200 people using,
+  1,350 in treatment, about 900 new presentations a year), and the metric tables' time.
 """
 
 from __future__ import annotations
@@ -27,8 +30,10 @@ import simpy
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.scenarios import hampshire_scale  # noqa: E402
+from sim.execute.limits import estimate_run  # noqa: E402
 from sim.metrics import replication_tables  # noqa: E402
-from sim.model import simulate  # noqa: E402
+from sim.model import Model, simulate  # noqa: E402
+from sim.streams import Streams  # noqa: E402
 
 
 def bare_simpy(events: int, processes: int = 1000) -> float:
@@ -48,12 +53,46 @@ def bare_simpy(events: int, processes: int = 1000) -> float:
     return next(env._eid) / dt  # noqa: SLF001
 
 
+def before(sc) -> tuple[float, int]:
+    """Seconds and events of one replication run the old way: one ``env.run``, collector on."""
+    model = Model(sc, Streams(1, 0))
+    t0 = time.perf_counter()
+    model.start()
+    model.world.env.run(until=model.world.end_day + 1e-6)
+    rec = model.finish()
+    return time.perf_counter() - t0, rec.events
+
+
+def after(sc) -> tuple[float, int]:
+    """Seconds and events of one replication through :meth:`Model.run`."""
+    t0 = time.perf_counter()
+    rec = Model(sc, Streams(1, 0)).run()
+    return time.perf_counter() - t0, rec.events
+
+
+def per_event(years: int, sizes: list[int]) -> None:
+    """Print microseconds per event before and after, at each population multiple."""
+    print(f"cost per event, {years}-year replication (microseconds; before = collector on)")
+    print(f"{'size':>6} {'people':>8} {'events':>11} {'before':>8} {'after':>8} {'ratio':>6}")
+    for times in sizes:
+        sc = hampshire_scale(years, times)
+        people = sc.population.initial.community + sc.population.initial.in_treatment
+        gc.collect()
+        (t_before, n_before), (t_after, n_after) = before(sc), after(sc)
+        assert n_before == n_after, (n_before, n_after)
+        b, a = t_before / n_before * 1e6, t_after / n_after * 1e6
+        print(f"{times:>5}x {people:>8,} {n_after:>11,} {b:>8.2f} {a:>8.2f} {b / a:>6.2f}",
+              flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--small", action="store_true", help="2 years, 1 repeat (for CI logs)")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--sizes", default="1,4,16", help="population multiples, e.g. 1,4,16")
     args = ap.parse_args()
     years, repeats = (2, 1) if args.small else (10, args.repeats)
+    per_event(years, [1, 4] if args.small else [int(x) for x in args.sizes.split(",")])
     sc = hampshire_scale(years)
 
     walls, rates = [], []
@@ -88,6 +127,9 @@ def main() -> None:
     print(f"replication wall time (s):   {statistics.median(walls):12.2f}   (aim < 2 s), "
           f"all: {', '.join(f'{w:.2f}' for w in walls)}")
     print(f"metric tables (s):           {metrics_s:12.2f}")
+    guess = estimate_run(sc, reps=1).seconds
+    print(f"work-limit estimate (s):     {guess:12.2f}   (measured / estimate "
+          f"{statistics.median(walls) / guess:.2f}; the limits' time constant)")
     print(f"peak Python heap (MiB):      {peak / 2**20:12.1f}")
     print(f"process max RSS (MiB):       {rss_mib:12.1f}")
 

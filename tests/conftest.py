@@ -1,4 +1,10 @@
-"""Fixtures shared by the tests."""
+"""Fixtures shared by the tests, and the test tiers.
+
+Every test belongs to a tier: ``unit`` or ``model`` (the fast tier, under a minute:
+``pytest -m "not slow and not browser"``), ``slow`` or ``browser``. A module marks its tier
+with ``pytestmark``; a test that is slower than its module says so with its own marker.
+``pytest`` with no options runs every tier.
+"""
 
 from __future__ import annotations
 
@@ -12,3 +18,15 @@ from sim.scenario import Scenario
 def example() -> Scenario:
     """The example scenario."""
     return scenario()
+
+
+TIERS = ("unit", "model", "slow", "browser")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Refuse a test without a tier, so the fast tier stays what it says."""
+    untiered = [item.nodeid for item in items
+                if not any(item.get_closest_marker(tier) for tier in TIERS)]
+    if untiered:
+        raise pytest.UsageError("tests without a tier marker (unit, model, slow or browser):\n"
+                                + "\n".join(untiered))

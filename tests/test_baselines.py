@@ -17,6 +17,8 @@ import yaml
 from sim.analysis.calibrate import load_targets, simulate_point
 from sim.scenario import load_scenario
 
+pytestmark = pytest.mark.slow  # five calibrated areas, about 35 s
+
 ROOT = Path(__file__).resolve().parents[1]
 AREAS = ["middlesbrough", "hampshire", "gateshead", "rotherham", "east_sussex"]
 

@@ -14,10 +14,13 @@ import yaml
 from sim.analysis.calibrate import calibrate, check_fit, find_seeds, load_targets, write_fit
 from sim.scenario import ScenarioError, load_scenario
 
+pytestmark = pytest.mark.model
+
 ROOT = Path(__file__).resolve().parents[1]
 TOY = ROOT / "tests" / "data" / "calibration" / "toy.yaml"
 
 
+@pytest.mark.slow
 def test_toy_calibration_resumes_exactly_from_its_cache(tmp_path):
     first = calibrate(TOY, out_dir=tmp_path / "a")
     assert first["evaluations"] >= 12 and first["replayed"] == 0
@@ -36,6 +39,7 @@ def test_toy_calibration_resumes_exactly_from_its_cache(tmp_path):
     assert resumed["parameters"] == first["parameters"] and resumed["loss"] == first["loss"]
 
 
+@pytest.mark.slow
 def test_fit_report_has_every_target_and_the_held_out_apart(tmp_path):
     fit = calibrate(TOY, out_dir=tmp_path, max_evaluations=10)
     rows = check_fit(fit["scenario"], fit["targets"], fit["parameters"], reps=3)
@@ -63,6 +67,7 @@ def _bad_targets(tmp_path: Path, replace: tuple[str, str]) -> Path:
     return bad
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("replace, line, key, message", [
     (("referral.self.per_year", "referral.slef.per_year"), 9, "free_parameters[0].path",
      "no parameter 'slef'"),
@@ -133,6 +138,7 @@ def test_fitted_key_applies_parameters_last(tmp_path):
     assert "fit.yaml:2: parameters.referral.selff.per_year: no parameter 'selff'" in str(err.value)
 
 
+@pytest.mark.slow
 def test_calibrate_command_writes_the_fit(tmp_path):
     out = subprocess.run([sys.executable, "-m", "sim", "calibrate", str(TOY), "--out",
                           str(tmp_path), "--check-reps", "3", "--max-evaluations", "10"],

@@ -13,6 +13,8 @@ from sim.model import Model
 from sim.stats import per_replication
 from sim.streams import Streams
 
+pytestmark = pytest.mark.model
+
 
 def _cap(staff: float) -> sim.Scenario:
     return small({"name": f"cap40_staff{staff:g}".replace(".", "_"), "keyworkers.mode": "queue",
@@ -26,6 +28,7 @@ def _values(yearly, scenario, metric):
     return sel.sort_values("rep")["value"].to_numpy()
 
 
+@pytest.mark.slow
 def test_scenario_compared_with_itself_differs_by_exactly_zero():
     base = small()
     twin = small({"name": "twin"})
@@ -36,6 +39,7 @@ def test_scenario_compared_with_itself_differs_by_exactly_zero():
     assert (cmp.comparison["ci_high"].fillna(0) == 0).all()
 
 
+@pytest.mark.slow
 def test_common_random_numbers_reduce_the_variance_of_differences():
     """Caseload cap with today's staff against the pressure-mode base: the paired
     difference (same seed) varies less than the difference of independent runs."""
@@ -50,6 +54,7 @@ def test_common_random_numbers_reduce_the_variance_of_differences():
         assert np.var(d_crn, ddof=1) < np.var(d_ind, ddof=1), metric
 
 
+@pytest.mark.slow
 def test_a_cap_with_todays_staff_lengthens_waits_and_more_staff_shortens_them():
     """Today: 4 keyworkers carrying about 50 each. A cap of 40 with the same staff makes
     people wait; 5.5 keyworkers under the cap shortens the waits again."""
@@ -66,6 +71,7 @@ def test_a_cap_with_todays_staff_lengthens_waits_and_more_staff_shortens_them():
     assert d.loc[(cap_staffed.name, "cost_keyworkers_gbp"), "ci_low"] > 0  # and costs more
 
 
+@pytest.mark.slow
 def test_ending_hat_frees_its_fixed_cost_and_moves_every_patient():
     base = small({"modalities.hat.places": 8, "entry.opiate": {"ost": 0.8, "hat": 0.2}})
     end = small({"name": "hat_end", "modalities.hat.places": 8,
@@ -82,14 +88,15 @@ def test_ending_hat_frees_its_fixed_cost_and_moves_every_patient():
         model = Model(end, Streams(5, rep))
         model.start()
         day = end.day_of(end.policies[0].date)
-        model.env.run(until=day - 1e-6)
-        before = {p.pid for p in model.occupants["hat"]}
-        model.env.run(until=day + 1e-6)
-        moved = {pid for _, pid, service, _ in model.monitor.transitions if service == "hat"}
+        model.world.env.run(until=day - 1e-6)
+        before = {p.pid for p in model.world.occupants["hat"]}
+        model.world.env.run(until=day + 1e-6)
+        moved = {pid for _, pid, service, _ in model.world.monitor.transitions if service == "hat"}
         assert before and moved == before
         assert model.audit() == []
 
 
+@pytest.mark.slow
 def test_precision_adds_replications_until_headline_cis_are_tight():
     base = small()
     cmp = compare(base, [], precision=0.2, max_reps=12, seed=2)

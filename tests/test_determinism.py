@@ -20,6 +20,8 @@ from sim.execute.sweep import run_sweep
 from sim.io.sweep_store import finished_runs
 from sim.sweep import load_sweep
 
+pytestmark = pytest.mark.model
+
 
 def _tables(folder: Path) -> dict[str, bytes]:
     return {f.name: f.read_bytes() for f in sorted(folder.iterdir())
@@ -34,6 +36,7 @@ def _start_run(scenario: Path, out: Path, *extra: str, env: dict[str, str] | Non
         stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})})
 
 
+@pytest.mark.slow
 def test_the_same_run_gives_the_same_bytes_in_fresh_processes_and_on_any_executor(tmp_path):
     scenario = small_scenario_file(tmp_path)
     jobs = {f"serial{i}": _start_run(scenario, tmp_path / f"serial{i}") for i in range(5)}
@@ -50,6 +53,7 @@ def test_the_same_run_gives_the_same_bytes_in_fresh_processes_and_on_any_executo
         assert _tables(tmp_path / name) == reference, name
 
 
+@pytest.mark.slow
 def test_a_killed_and_resumed_sweep_equals_the_uninterrupted_one_byte_for_byte(tmp_path):
     path = write_sweep(tmp_path, {"method": "grid"}, [
         {"path": "keyworkers.staff", "levels": [3, 4, 5, 6, 7]},
@@ -116,14 +120,14 @@ class _ShuffledSet(set):
 def _records(shuffle: bool):
     from helpers import small
 
-    from sim.model.pathway import Model
+    from sim.model import Model
     from sim.streams import Streams
 
     model = Model(small({"run.years": 3}), Streams(5, 1))
     if shuffle:
-        model.in_treatment = _ShuffledSet(model.in_treatment)
-        model.using = _ShuffledSet(model.using)
-        model.occupants = {k: _ShuffledSet(v) for k, v in model.occupants.items()}
+        model.world.in_treatment = _ShuffledSet(model.world.in_treatment)
+        model.world.using = _ShuffledSet(model.world.using)
+        model.world.occupants = {k: _ShuffledSet(v) for k, v in model.world.occupants.items()}
     return model.run()
 
 

@@ -27,6 +27,8 @@ from sim.distributions import (
     Weibull,
 )
 
+pytestmark = pytest.mark.unit
+
 N_SAMPLES = 20_000
 N_KS = 5_000
 Z999 = stats.norm.ppf(1 - 0.001 / 2)  # two-sided 99.9 % normal quantile (~3.29)

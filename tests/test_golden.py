@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.model
+
 HERE = Path(__file__).resolve().parent
 GOLDEN = HERE / "data" / "golden"
 SEED, REPS = 1, 2

@@ -12,7 +12,6 @@ from sim.distributions import Exponential, Weibull
 from sim.model.hazards import (
     EPS,
     INF,
-    YEAR_DAYS,
     death_rate_per_day,
     delay_after_induction,
     draw_from,
@@ -23,6 +22,9 @@ from sim.model.hazards import (
     pick,
     post_exit_rate,
 )
+from sim.vocab import DAYS_PER_YEAR
+
+pytestmark = pytest.mark.unit
 
 # --------------------------------------------------------------------------- interp
 
@@ -94,7 +96,7 @@ def test_multiplier_multiplies_the_factors_that_apply():
 def test_death_rate_per_day_from_per_100_person_years():
     assert death_rate_per_day(0.0, 2.0) == 0.0
     assert death_rate_per_day(-1.0, 2.0) == 0.0
-    assert death_rate_per_day(1.0, 2.0) == pytest.approx(2.0 / (100.0 * YEAR_DAYS))
+    assert death_rate_per_day(1.0, 2.0) == pytest.approx(2.0 / (100.0 * DAYS_PER_YEAR))
 
 
 # --------------------------------------------------------------------------- windows and boundaries

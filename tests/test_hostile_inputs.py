@@ -1,5 +1,5 @@
 """Hostile inputs: every bad file gets one clear paragraph, exit status 2, no traceback,
-nothing written, within seconds.
+nothing written, no replication started.
 
 The corpus below holds scenario, sweep and targets files that are malformed, malicious
 or merely absurd: YAML bombs and traps, YAML 1.1 surprises in numbers, values that
@@ -13,8 +13,10 @@ timeout.
 
 Each case checks: exit status 2; ``FILE:LINE`` of the problem in the message (``FILE:``
 alone where the file itself cannot be opened, so has no line); a phrase saying what is
-wrong; no "Traceback"; nothing written (no ``out``, no ``results``, no new file); under
-10 seconds.
+wrong; no "Traceback"; nothing written (no ``out``, no ``results``, no new file); and, in
+this process, no replication started (the model's ``run`` fails the test if called). A
+process that does not end within :data:`HANG_SECONDS` is reported as hung: a guard
+against hangs, not a speed limit (speed is measured in ``benchmarks/``).
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from pathlib import Path
 import pytest
 
 from sim import cli
+from sim.model import Model
 from sim.scenario import (
     MAX_PROBLEMS,
     ScenarioError,
@@ -40,11 +42,13 @@ from sim.scenario import (
 )
 from sim.text import printable
 
+pytestmark = pytest.mark.unit
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "scenarios" / "example.yaml"
 TOY = ROOT / "tests" / "data" / "calibration" / "toy.yaml"
 TOY_SCENARIO = TOY.with_name("toy_scenario.yaml")
-SECONDS = 10.0
+HANG_SECONDS = 120.0
 
 
 @dataclass
@@ -438,8 +442,8 @@ def _write(case: Case, tmp: Path) -> set[Path]:
     return set(tmp.rglob("*"))
 
 
-def _check(case: Case, code: object, err: str, seconds: float, tmp: Path,
-           before: set[Path]) -> None:
+def _check(case: Case, code: object, err: str, tmp: Path, before: set[Path]) -> None:
+    assert code != "hung", f"no answer within {HANG_SECONDS:.0f} s"
     assert code == 2, f"exit {code}: {err}"
     assert "Traceback" not in err, err
     assert case.where in err, f"expected {case.where!r} in: {err}"
@@ -448,7 +452,6 @@ def _check(case: Case, code: object, err: str, seconds: float, tmp: Path,
         assert text not in err, f"{text!r} echoed in: {err!r}"
     assert not (tmp / "out").exists() and not (tmp / "results").exists()
     assert set(tmp.rglob("*")) == before, "a command wrote a file"
-    assert seconds < SECONDS, f"took {seconds:.1f} s"
     assert err.strip() and all(line.strip() for line in err.strip().splitlines()), err
 
 
@@ -462,13 +465,12 @@ def test_corpus_is_large_and_named_uniquely():
 def test_hostile_input_in_process(case: Case, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("TREATSIM_PROGRESS", raising=False)
+    monkeypatch.setattr(Model, "run", lambda self: pytest.fail("a replication started"))
     before = _write(case, tmp_path)
     for command in _commands(case):
-        t0 = time.perf_counter()
         code = cli.main(_args(case, command, tmp_path))
-        seconds = time.perf_counter() - t0
         err = capsys.readouterr().err
-        _check(case, code, err, seconds, tmp_path, before)
+        _check(case, code, err, tmp_path, before)
 
 
 # --------------------------------------------------------------------------- processes
@@ -489,27 +491,25 @@ def process_results(tmp_path_factory):
 
     def call(job):
         case, command, tmp, before = job
-        t0 = time.perf_counter()
-        limit = 3 * SECONDS
         try:
             proc = subprocess.run([sys.executable, "-m", "sim", *_args(case, command, tmp)],
                                   cwd=tmp, env=env, capture_output=True, text=True,
-                                  timeout=limit)
+                                  timeout=HANG_SECONDS)
             code, err = proc.returncode, proc.stderr
         except subprocess.TimeoutExpired:
-            code, err = "timeout", ""
-        return (case.id, command), (code, err, time.perf_counter() - t0, tmp, before)
+            code, err = "hung", ""
+        return (case.id, command), (code, err, tmp, before)
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         return dict(pool.map(call, jobs))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case,command", [
     pytest.param(c, cmd, id=f"{c.id}-{cmd}") for c in PROCESS_CASES for cmd in _commands(c)])
 def test_hostile_input_as_a_process(case: Case, command: str, process_results):
-    code, err, seconds, tmp, before = process_results[(case.id, command)]
-    # a process pays about a second (two, on a busy machine) to start Python and import
-    _check(case, code, err, seconds - 2.0, tmp, before)
+    code, err, tmp, before = process_results[(case.id, command)]
+    _check(case, code, err, tmp, before)
 
 
 # --------------------------------------------------------------------------- details
@@ -639,10 +639,8 @@ def test_the_command_refuses_work_too_big_for_the_machine_before_running(tmp_pat
     monkeypatch.setattr(sim.execute.runner, "run", lambda *a, **k: pytest.fail("simulated"))
     path = _big_scenario(tmp_path, 5_000_000, 200)
     for args in (["run", str(path)], ["compare", str(EXAMPLE), str(path), "--reps", "2"]):
-        t0 = time.perf_counter()
         assert cli.main([*args, "--quiet"]) == 2
         err = capsys.readouterr().err
-        assert time.perf_counter() - t0 < 10
         assert "too big to run: about" in err and "person-years" in err, err
         assert "add --force to run anyway" in err and "Traceback" not in err
         assert not (tmp_path / "results").exists()
@@ -672,19 +670,3 @@ def test_limits_shipped_runs_and_sweeps_fit():
     assert total.runs == 906 and total.seconds == pytest.approx(one.seconds + swept.seconds)
     assert total.peak_bytes <= one.peak_bytes + swept.peak_bytes
     assert sum_estimates([]).runs == 0
-
-
-def test_limits_estimate_is_near_a_real_replication():
-    """The time constant was measured on this kind of machine: a real replication of the
-    example at a quarter of its size takes within a factor of 10 of the estimate."""
-    from helpers import small
-
-    from sim.execute.limits import estimate_run
-    from sim.execute.runner import run_replication
-
-    scenario = small()
-    est = estimate_run(scenario, reps=1)
-    t0 = time.perf_counter()
-    run_replication(scenario, 1, 0)
-    seconds = time.perf_counter() - t0
-    assert est.seconds / 10 < seconds < est.seconds * 10, (seconds, est.seconds)

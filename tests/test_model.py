@@ -13,6 +13,8 @@ from sim.model import Model, simulate
 from sim.model.people import STATE_NAMES
 from sim.streams import Streams
 
+pytestmark = pytest.mark.model
+
 
 def test_people_are_conserved_at_every_year_end(example):
     """community + waiting + in treatment + after treatment (+ custody, recovered)
@@ -21,16 +23,17 @@ def test_people_are_conserved_at_every_year_end(example):
     model.start()
     initial = example.population.initial.community + example.population.initial.in_treatment
     for year in range(1, example.run.warmup_years + example.run.years + 1):
-        model.env.run(until=365.0 * year + 1e-6)
+        model.world.env.run(until=365.0 * year + 1e-6)
         assert model.audit() == []
-        counts = dict(zip(STATE_NAMES, model.monitor.counts, strict=True))
+        counts = dict(zip(STATE_NAMES, model.world.monitor.counts, strict=True))
         assert all(v >= 0 for v in counts.values())
-        assert sum(counts.values()) == initial + model.monitor.incidence
+        assert sum(counts.values()) == initial + model.world.monitor.incidence
     snaps = model.finish().snapshots
     for snap in snaps:
         assert sum(snap[s] for s in STATE_NAMES) == initial + snap["incidence_cum"]
 
 
+@pytest.mark.slow
 def test_same_seed_same_tables_serial_and_process_pool():
     sc = small()
     serial = sim.run(sc, reps=3, seed=11, workers=1)
@@ -98,14 +101,14 @@ def test_a_policy_takes_effect_on_its_date():
     day = sc.day_of(sc.policies[0].date)
     model = Model(sc, Streams(4, 0))
     model.start()
-    model.env.run(until=day - 1e-6)
-    assert model.keyworkers.staff == 5
-    incidence_before = model.monitor.incidence
-    model.env.run(until=day + 1e-6)
-    assert model.keyworkers.staff == 10
-    assert model.parameters.population.incidence_per_year == 0
-    model.env.run(until=model.end_day)
-    assert model.monitor.incidence == incidence_before
+    model.world.env.run(until=day - 1e-6)
+    assert model.world.keyworkers.staff == 5
+    incidence_before = model.world.monitor.incidence
+    model.world.env.run(until=day + 1e-6)
+    assert model.world.keyworkers.staff == 10
+    assert model.world.parameters.population.incidence_per_year == 0
+    model.world.env.run(until=model.world.end_day)
+    assert model.world.monitor.incidence == incidence_before
     rec = model.finish()
     assert rec.policy_log == [(day, "keyworkers.staff = 10; population.incidence_per_year = 0")]
     staff = [(s["day"], s["staff"]) for s in rec.snapshots]
@@ -123,10 +126,10 @@ def test_closing_hat_moves_every_patient_by_the_plan(seed):
     day = sc.day_of(sc.policies[0].date)
     model = Model(sc, Streams(seed, 0))
     model.start()
-    model.env.run(until=day - 1e-6)
-    in_hat = {p.pid for p in model.occupants["hat"]}
+    model.world.env.run(until=day - 1e-6)
+    in_hat = {p.pid for p in model.world.occupants["hat"]}
     assert len(in_hat) >= 5
-    model.env.run(until=model.end_day)
+    model.world.env.run(until=model.world.end_day)
     rec = model.finish()
     moved = {pid: target for when, pid, service, target in rec.transitions
              if service == "hat" and when == day}
@@ -168,10 +171,10 @@ def test_opening_a_service_and_closing_rehab():
     opened, closed = (sc.day_of(p.date) for p in sc.policies)
     model = Model(sc, Streams(6, 0))
     model.start()
-    model.env.run(until=closed - 1e-6)
-    in_rehab = {p.pid for p in model.occupants["rehab"]}
+    model.world.env.run(until=closed - 1e-6)
+    in_rehab = {p.pid for p in model.world.occupants["rehab"]}
     assert in_rehab
-    model.env.run(until=model.end_day)
+    model.world.env.run(until=model.world.end_day)
     rec = model.finish()
     segs = pd.DataFrame(rec.segments, columns=["pid", "ep", "modality", "start", "end",
                                                "reason"])
@@ -185,6 +188,7 @@ def test_opening_a_service_and_closing_rehab():
     assert model.audit() == []
 
 
+@pytest.mark.slow
 def test_relapses_that_return_straight_to_treatment_raise_re_presentation():
     shares = []
     for back in (0.0, 0.8):
@@ -198,6 +202,7 @@ def test_relapses_that_return_straight_to_treatment_raise_re_presentation():
     assert shares[1] > shares[0] + 0.1, shares
 
 
+@pytest.mark.slow
 def test_planned_exits_can_depend_on_the_review_number():
     """A high planned-exit share at the first two reviews empties short stays faster
     and leaves the long-stay population (over 1 year) alone."""

@@ -26,6 +26,8 @@ from sim.io.outputs import (
     staging,
 )
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.fixture
 def scenario_file(tmp_path: Path) -> Path:
@@ -156,6 +158,7 @@ def _twin(scenario_file: Path, description: str = "the same again") -> Path:
     return twin
 
 
+@pytest.mark.slow
 def test_compare_report_survives_tex_and_escapes_in_descriptions(tmp_path, scenario_file,
                                                                 capsys):
     twin = _twin(scenario_file, r"costs $x^2$ \textbf{bold} a/b \x1b[31m red")

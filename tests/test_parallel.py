@@ -25,6 +25,8 @@ from sim.execute.sweep import run_sweep
 from sim.io.sweep_store import read_runs
 from sim.sweep import load_sweep
 
+pytestmark = pytest.mark.model
+
 METHODS = [m for m in ("fork", "spawn") if m in mp.get_all_start_methods()]
 PROC = Path("/proc/self/task").exists()
 posix = pytest.mark.skipif(os.name != "posix", reason="kills with POSIX signals")
@@ -58,6 +60,7 @@ def _always_dies_on_two(x: int) -> int:
     return x
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", [*METHODS, "forkserver"])
 def test_every_item_once_by_index(method):
     if method not in mp.get_all_start_methods():
@@ -66,12 +69,14 @@ def test_every_item_once_by_index(method):
     assert got == {i: i * i for i in range(20)}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", METHODS)
 def test_a_worker_error_is_raised_with_its_traceback(method):
     with pytest.raises(WorkerError, match="three is bad"):
         list(imap_unordered(_fails_on_three, range(6), workers=2, start_method=method))
 
 
+@pytest.mark.slow
 @posix
 @pytest.mark.parametrize("method", METHODS)
 def test_stopping_early_kills_the_workers(method):
@@ -82,6 +87,7 @@ def test_stopping_early_kills_the_workers(method):
         os.kill(pid, 0)
 
 
+@pytest.mark.slow
 @posix
 @pytest.mark.parametrize("method", METHODS)
 def test_a_killed_worker_is_replaced_and_its_item_rerun(tmp_path, method):
@@ -91,6 +97,7 @@ def test_a_killed_worker_is_replaced_and_its_item_rerun(tmp_path, method):
     assert dict(got) == {i: i * i for i in range(12)}
 
 
+@pytest.mark.slow
 @posix
 @pytest.mark.parametrize("method", METHODS)
 def test_an_item_that_always_kills_its_worker_stops_the_run(method):
@@ -128,6 +135,7 @@ def test_the_start_method_is_chosen_by_argument_then_environment(monkeypatch):
         resolve_start_method()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif("spawn" not in METHODS, reason="no spawn here")
 def test_spawned_workers_give_the_serial_tables(monkeypatch):
     scenario = small()
@@ -139,6 +147,7 @@ def test_spawned_workers_give_the_serial_tables(monkeypatch):
                                       obj=name)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif("spawn" not in METHODS, reason="no spawn here")
 def test_spawned_workers_give_the_serial_sweep(tmp_path, monkeypatch):
     plan = load_sweep(_sweep_file(tmp_path, [4, 6], 2))
@@ -232,6 +241,7 @@ def _sweep_file(folder: Path, staff: list[int], reps: int) -> Path:
     return path
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not PROC, reason="finds the workers in /proc")
 def test_killing_run_kills_its_workers(tmp_path):
     scenario = small_scenario_file(tmp_path)
@@ -241,6 +251,7 @@ def test_killing_run_kills_its_workers(tmp_path):
     assert seconds < 5
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not PROC, reason="finds the workers in /proc")
 def test_killing_sweep_kills_its_workers(tmp_path):
     seconds = _kill_parent_and_time_its_workers(
@@ -261,6 +272,7 @@ def _pool_then_wait(folder: Path, method: str) -> None:
         pass
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not PROC or "fork" not in METHODS, reason="finds workers in /proc")
 @pytest.mark.parametrize("pdeathsig", [True, False], ids=["pdeathsig", "portable"])
 @pytest.mark.parametrize("method", METHODS)

@@ -14,6 +14,8 @@ from helpers import small
 from sim.analysis.compare import compare
 from sim.analysis.report import SECTIONS, render
 
+pytestmark = pytest.mark.model
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -49,6 +51,7 @@ def _chromium() -> str:
     return CHROMIUM
 
 
+@pytest.mark.browser
 def test_report_renders_in_headless_chromium(report, tmp_path):
     browser = _chromium()
     profile = ["--user-data-dir=" + str(tmp_path / "profile")]

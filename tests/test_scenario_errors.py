@@ -21,6 +21,8 @@ import pytest
 
 from sim.scenario import ScenarioError, load_scenario
 
+pytestmark = pytest.mark.unit
+
 ROOT = Path(__file__).resolve().parents[1]
 BAD = ROOT / "tests" / "data" / "bad"
 EXAMPLE = ROOT / "scenarios" / "example.yaml"
@@ -242,6 +244,7 @@ def _check_stderr(name: str, code: object, stderr: str) -> None:
     assert len(stderr.strip().splitlines()) <= MAX_LINES + 3, stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["validate", "run"])
 @pytest.mark.parametrize("name", NAMES)
 def test_cli_reports_bad_file(name, command, cli_results):
@@ -252,6 +255,7 @@ def test_cli_reports_bad_file(name, command, cli_results):
         assert not out.exists() and not out.parent.exists(), "run created output for a bad file"
 
 
+@pytest.mark.slow
 def test_cli_real_processes(cli_results):
     """The real ``python -m sim`` entry point: validate many files at once, run one."""
     proc = cli_results["validate_all"]

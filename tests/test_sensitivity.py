@@ -17,7 +17,7 @@ from SALib.sample import latin
 from SALib.sample import morris as morris_sample
 from SALib.sample import sobol as sobol_sample
 
-from sim.analysis import sensitivity
+from sim.analysis import sensitivity_report
 from sim.analysis.sensitivity import (
     SensitivityError,
     analyse,
@@ -28,6 +28,8 @@ from sim.analysis.sensitivity import (
 from sim.execute.sweep import run_sweep
 from sim.stats import t_interval
 from sim.sweep import load_sweep
+
+pytestmark = pytest.mark.model
 
 # Ishigami (a = 7, b = 0.1, inputs uniform on [-pi, pi]): analytic Sobol indices
 A, B = 7.0, 0.1
@@ -174,6 +176,7 @@ def _sweep_file(folder, body):
     return path
 
 
+@pytest.mark.slow
 def test_a_sobol_sweep_finds_the_only_parameter_that_can_move_a_cost(tmp_path):
     """The HAT clinic's fixed cost is booked as ``fixed_cost_per_year_gbp`` × the time it
     is open, at the monthly snapshots (fixed dates), whatever happens to people; the
@@ -233,6 +236,7 @@ def grid_sweep(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_a_grid_gives_the_response_with_intervals_over_replications(grid_sweep):
     result = analyse(grid_sweep)
     assert result.method == "grid" and result.table.empty
@@ -304,7 +308,7 @@ def test_a_failed_write_leaves_nothing_and_keeps_the_previous_analysis(grid_swee
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(sensitivity, "_response_plot", broken)
+    monkeypatch.setattr(sensitivity_report, "_response_plot", broken)
     with pytest.raises(RuntimeError, match="disk full"):
         write_sensitivity(result, out)
     assert list(tmp_path.iterdir()) == []  # neither the folder nor a half-written sibling
@@ -312,7 +316,7 @@ def test_a_failed_write_leaves_nothing_and_keeps_the_previous_analysis(grid_swee
     monkeypatch.undo()
     write_sensitivity(result, out)
     before = sorted(p.name for p in out.iterdir())
-    monkeypatch.setattr(sensitivity, "_response_plot", broken)
+    monkeypatch.setattr(sensitivity_report, "_response_plot", broken)
     with pytest.raises(RuntimeError):
         write_sensitivity(result, out)
     assert sorted(p.name for p in out.iterdir()) == before

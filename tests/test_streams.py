@@ -8,6 +8,8 @@ import pytest
 
 from sim.streams import Streams, derive_seed
 
+pytestmark = pytest.mark.unit
+
 N_DRAWS = 50
 
 

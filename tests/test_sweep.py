@@ -24,6 +24,8 @@ from sim.io.sweep_store import SweepStoreError, finished_runs, read_runs
 from sim.scenario import ScenarioError, resolved_yaml, scenario_hash, with_parameters
 from sim.sweep import ParameterDistribution, load_sweep, plan_digest
 
+pytestmark = pytest.mark.model
+
 METRICS = ["wait_treatment_mean_days", "caseload_mean", "cost_total_gbp@1",
            "planned_exit_share"]
 
@@ -108,6 +110,7 @@ def test_distributions_have_the_declared_moments():
 # --------------------------------------------------------------------------- runs
 
 
+@pytest.mark.slow
 def test_rows_carry_parameters_seed_and_the_resolved_scenario_hash(tmp_path):
     plan = load_sweep(write_sweep(tmp_path, *GRID))
     run_sweep(plan, tmp_path / "out")
@@ -129,6 +132,7 @@ def test_rows_carry_parameters_seed_and_the_resolved_scenario_hash(tmp_path):
     assert row["caseload_mean"] == caseload
 
 
+@pytest.mark.slow
 def test_serial_pool_and_dask_give_identical_tables(tmp_path):
     from distributed import LocalCluster
 
@@ -154,6 +158,7 @@ def table_bytes(folder: Path) -> dict[str, bytes]:
     return {str(f.relative_to(folder)): f.read_bytes() for f in sorted(files)}
 
 
+@pytest.mark.slow
 def test_points_table_summarises_replications(tmp_path):
     plan = load_sweep(write_sweep(tmp_path, *GRID, reps=3))
     run_sweep(plan, tmp_path / "out")
@@ -168,6 +173,7 @@ def test_points_table_summarises_replications(tmp_path):
 # --------------------------------------------------------------------------- the store
 
 
+@pytest.mark.slow
 def test_a_folder_holding_a_sweep_needs_resume_and_the_same_sweep(tmp_path):
     path = write_sweep(tmp_path, *GRID)
     run_sweep(load_sweep(path), tmp_path / "out")
@@ -232,6 +238,7 @@ def long_sweep(tmp_path_factory):
     return path, read_runs(folder / "reference")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_interrupted_sweep_resumes_to_the_same_table(tmp_path, long_sweep, signum):
     path, reference = long_sweep
@@ -263,6 +270,7 @@ def test_interrupted_sweep_resumes_to_the_same_table(tmp_path, long_sweep, signu
     assert json.loads((out / "manifest.json").read_text())["status"] == "complete"
 
 
+@pytest.mark.slow
 def test_a_killed_worker_loses_nothing(tmp_path, long_sweep):
     path, reference = long_sweep
     out = tmp_path / "out"
@@ -276,6 +284,7 @@ def test_a_killed_worker_loses_nothing(tmp_path, long_sweep):
     pd.testing.assert_frame_equal(read_runs(out), reference)
 
 
+@pytest.mark.slow
 def test_a_killed_dask_worker_loses_nothing(tmp_path, long_sweep):
     """SIGKILL to a Dask worker process part-way: the scheduler reruns its task on the
     other worker (the nanny restarts the dead one), and the table is complete."""
@@ -350,6 +359,7 @@ def test_bad_sweep_file_exits_2_and_writes_nothing(tmp_path):
         assert main(["validate", str(BAD / name)]) == 2
 
 
+@pytest.mark.slow
 def test_example_sweep_files_are_valid():
     files = sorted((ROOT / "scenarios" / "sweeps").glob("*.yaml"))
     assert len(files) >= 3
@@ -369,6 +379,7 @@ def test_readme_sweep_example_is_valid(tmp_path):
     assert plan.points == 16
 
 
+@pytest.mark.slow
 def test_cli_sweep_then_sensitivity(tmp_path, capsys):
     from sim.cli import main
 
@@ -387,6 +398,7 @@ def test_cli_sweep_then_sensitivity(tmp_path, capsys):
     assert not (tmp_path / "again").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("workers", [1, 2])
 def test_a_failing_run_stops_the_sweep_and_keeps_the_finished_ones(tmp_path, monkeypatch,
                                                                    workers):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 from helpers import example_data, with_overrides
 
 import sim
@@ -18,6 +19,8 @@ from sim.metrics import replication_tables
 from sim.model import simulate
 from sim.scenario import parse_scenario
 from sim.stats import t_interval
+
+pytestmark = pytest.mark.model
 
 FIXED0 = {"dist": "fixed", "days": 0}
 
@@ -73,6 +76,7 @@ def mmc_scenario(lam_per_year: float, mean_days: float, c: int) -> sim.Scenario:
     return parse_scenario(data)
 
 
+@pytest.mark.slow
 def test_keyworker_wait_matches_erlang_c():
     lam, mean_days, c = 131.4, 50.0, 20  # rho = 0.9
     sc = mmc_scenario(lam, mean_days, c)
@@ -121,6 +125,7 @@ def test_time_in_treatment_adds_up_sample_path():
     assert math.isclose(inside.sum(), area, rel_tol=1e-9)
 
 
+@pytest.mark.slow
 def test_littles_law_on_the_models_own_output():
     """In steady state, mean number in treatment = entry rate x mean time in treatment.
 

@@ -12,6 +12,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+pytestmark = pytest.mark.model
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -21,6 +23,7 @@ def test_ruff_is_clean():
     assert out.returncode == 0, out.stdout + out.stderr
 
 
+@pytest.mark.slow
 def test_engine_benchmark_runs_small():
     out = subprocess.run([sys.executable, "benchmarks/engine.py", "--small"], cwd=ROOT,
                          capture_output=True, text=True, timeout=300)
@@ -28,6 +31,7 @@ def test_engine_benchmark_runs_small():
     assert "ratio model/bare" in out.stdout and "replication wall time" in out.stdout
 
 
+@pytest.mark.slow
 def test_schema_is_json_and_lists_every_section():
     out = subprocess.run([sys.executable, "-m", "sim", "schema"], cwd=ROOT,
                          capture_output=True, text=True)
@@ -46,6 +50,7 @@ def test_validate_accepts_the_example():
     assert "ok" in out.stdout
 
 
+@pytest.mark.slow
 def test_run_writes_tables_and_provenance(tmp_path):
     out_dir = tmp_path / "out"
     res = subprocess.run([sys.executable, "-m", "sim", "run", str(_small_file(tmp_path)),
@@ -92,6 +97,7 @@ def _small_file(tmp_path: Path) -> Path:
     return small
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
 def test_interrupted_run_keeps_finished_replications(tmp_path, sig):
     """Ctrl-C (or a scheduler's SIGTERM) to the whole process group part-way through a
@@ -117,6 +123,7 @@ def test_interrupted_run_keeps_finished_replications(tmp_path, sig):
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
+@pytest.mark.slow
 def test_compare_command_writes_tables_and_report_and_refuses_mismatched_years(tmp_path):
     base = _small_file(tmp_path)
     alt = tmp_path / "alt.yaml"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import difflib
+import hashlib
 import html
 import io
 import math
@@ -22,9 +23,10 @@ import matplotlib
 import pandas as pd
 
 from .. import __version__
-from ..metrics import COST_SERVICES, HEADLINE, METRICS, format_value
+from ..metrics import HEADLINE, METRICS, format_value
 from ..scenario import resolved_yaml
 from ..stats import t_interval
+from ..vocab import COST_SERVICES
 from .compare import Comparison
 
 SECTIONS = ("answer", "headline", "differences", "trends", "costs", "changes",
@@ -293,8 +295,7 @@ def _assumptions_html(cmp: Comparison) -> str:
 
 
 def _provenance_html(cmp: Comparison, seconds: float) -> str:
-    import hashlib
-
+    """The provenance table: version, seed, scenario hashes, replications, time (s)."""
     rows = [("treatsim version", __version__), ("seed", str(cmp.seed)),
             ("replications per scenario", str(cmp.reps)),
             ("report written", dt.datetime.now().strftime("%Y-%m-%d %H:%M")),

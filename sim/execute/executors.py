@@ -17,13 +17,14 @@ import signal
 import threading
 import traceback
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
 
-from .pool import WorkerError, imap_unordered
+from .pool import Pool, WorkerError
 
-__all__ = ["Executor", "ItemFailed", "map_unordered"]
+__all__ = ["Executor", "ItemFailed", "batches", "map_unordered"]
 
 S = TypeVar("S")
 T = TypeVar("T")
@@ -63,33 +64,62 @@ def map_unordered(func: Callable[[S, T], R], shared: S, items: Sequence[T],
     :raises ItemFailed: when an item raises, naming its index; items already yielded
         stand. Ctrl-C (``KeyboardInterrupt``) stops every worker and is raised again.
     """
+    with batches(func, shared, executor) as run:
+        yield from run(items)
+
+
+@contextmanager
+def batches(func: Callable[[S, T], R], shared: S, executor: Executor | None = None
+            ) -> Iterator[Callable[[Sequence[T]], Iterator[tuple[int, R]]]]:
+    """For work that comes in batches (the generations of a search): inside the ``with``
+    block, ``run(items)`` is :func:`map_unordered` of one batch, on workers started once
+    for every batch (the pool's processes; one Dask client, ``shared`` scattered once).
+    Leaving the block stops them; so does a batch that raises or is stopped early.
+    """
     executor = executor or Executor()
     if executor.scheduler or executor.dask_local:
-        yield from _on_dask(func, shared, items, executor)
-    elif executor.workers <= 1:
-        for index, item in enumerate(items):
-            try:
-                result = func(shared, item)
-            except Exception as exc:  # noqa: BLE001 - raised again, naming the item
-                raise ItemFailed(index, traceback.format_exc()) from exc
-            yield index, result
-    else:
+        client, cluster = _dask_client(executor)
         try:
-            yield from imap_unordered(partial(func, shared), items, executor.workers)
-        except WorkerError as exc:
-            raise ItemFailed(exc.index, str(exc)) from exc
+            yield partial(_dask_batch, client, func, client.scatter(shared, broadcast=True))
+        finally:
+            with _quiet_dask():
+                client.close()
+                if cluster is not None:
+                    cluster.close()
+    elif executor.workers <= 1:
+        yield partial(_serial_batch, func, shared)
+    else:
+        with Pool(partial(func, shared), executor.workers) as pool:
+            yield partial(_pool_batch, pool)
 
 
-def _on_dask(func: Callable[[S, T], R], shared: S, items: Sequence[T], executor: Executor
-             ) -> Iterator[tuple[int, R]]:
+def _serial_batch(func: Callable[[S, T], R], shared: S, items: Sequence[T]
+                  ) -> Iterator[tuple[int, R]]:
+    """Items one after another in this process."""
+    for index, item in enumerate(items):
+        try:
+            result = func(shared, item)
+        except Exception as exc:  # noqa: BLE001 - raised again, naming the item
+            raise ItemFailed(index, traceback.format_exc()) from exc
+        yield index, result
+
+
+def _pool_batch(pool: Pool, items: Sequence[T]) -> Iterator[tuple[int, Any]]:
+    """Items on the pool's processes."""
+    try:
+        yield from pool.imap_unordered(items)
+    except WorkerError as exc:
+        raise ItemFailed(exc.index, str(exc)) from exc
+
+
+def _dask_batch(client: Any, func: Callable[[S, T], R], shared_future: Any,
+                items: Sequence[T]) -> Iterator[tuple[int, R]]:
     """Items as Dask tasks. A worker lost mid-task has its task rerun elsewhere by the
     scheduler. Workers need treatsim installed; ``shared`` travels with the tasks."""
     from distributed import as_completed
 
-    client, cluster = _dask_client(executor)
     futures: list[Any] = []
     try:
-        shared_future = client.scatter(shared, broadcast=True)
         index = {}
         for i, item in enumerate(items):
             future = client.submit(func, shared_future, item, pure=False)
@@ -107,7 +137,8 @@ def _on_dask(func: Callable[[S, T], R], shared: S, items: Sequence[T], executor:
             yield i, result
             future.release()
     finally:
-        _close_quietly(client, cluster, futures)
+        with _quiet_dask():
+            client.cancel(futures)
 
 
 def _dask_client(executor: Executor) -> tuple[Any, Any]:
@@ -129,16 +160,14 @@ def _dask_client(executor: Executor) -> tuple[Any, Any]:
     return Client(cluster), cluster
 
 
-def _close_quietly(client: Any, cluster: Any, futures: list[Any]) -> None:
-    """Cancel what is left and close; the warnings Dask logs when tasks and workers are
-    stopped part-way say nothing about the results, so they are silenced."""
+@contextmanager
+def _quiet_dask() -> Iterator[None]:
+    """Silence the warnings Dask logs when tasks and workers are stopped part-way: they
+    say nothing about the results."""
     quiet = logging.getLogger("distributed")
     level = quiet.level
     quiet.setLevel(logging.CRITICAL)
     try:
-        client.cancel(futures)
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        yield
     finally:
         quiet.setLevel(level)

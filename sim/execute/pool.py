@@ -32,6 +32,7 @@ the ``start_method`` argument or the ``TREATSIM_START_METHOD`` environment varia
 from __future__ import annotations
 
 import atexit
+import ctypes
 import multiprocessing as mp
 import os
 import signal
@@ -47,7 +48,7 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.reduction import ForkingPickler
 from typing import Any
 
-__all__ = ["START_METHOD_ENV", "WorkerError", "default_start_method", "imap_unordered",
+__all__ = ["START_METHOD_ENV", "Pool", "WorkerError", "default_start_method", "imap_unordered",
            "resolve_start_method"]
 
 START_METHOD_ENV = "TREATSIM_START_METHOD"
@@ -136,8 +137,6 @@ def _become_worker(parent_pid: int | None, pdeathsig: bool) -> None:
 
 def _die_with_parent() -> None:
     """Linux: have the kernel SIGKILL this process when its parent (thread) ends."""
-    import ctypes
-
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, ctypes.c_ulong(signal.SIGKILL), ctypes.c_ulong(0),
@@ -216,13 +215,10 @@ class _Workers:
         except OSError:  # it has just died: ``wait`` reports it, and the job is rerun
             pass
 
-    def finish(self, conn: Connection) -> None:
-        """Tell the worker at ``conn`` there is no more work."""
-        del self.active[conn]
-        try:
-            conn.send(None)
-        except OSError:  # it has died, with nothing left to do
-            pass
+    def rest(self, conn: Connection) -> Any:
+        """The worker at ``conn`` has no work for now; returns its process."""
+        proc, _ = self.active.pop(conn)
+        return proc
 
     def lost(self, conn: Connection) -> Any:
         """Forget the dead worker at ``conn``; returns its process."""
@@ -276,33 +272,71 @@ def imap_unordered(func: Callable[[Any], Any], items: Iterable[Any], workers: in
     killed at once; if the parent itself is killed, its workers end within a moment
     (on Linux, when the thread that started them ends: iterate in one thread).
     """
-    ctx = mp.get_context(resolve_start_method(start_method))
-    todo = deque(enumerate(items))
-    pool = _Workers(ctx, func)
-    failures: dict[int, int] = {}
+    pool = Pool(func, workers, retries, start_method)
     try:
-        for _ in range(min(workers, len(todo))):
-            pool.start(todo.popleft())
-        while pool.active:
-            for conn in wait(list(pool.active)):
-                proc, job = pool.active[conn]
-                try:
-                    index, ok, value = conn.recv()
-                except (EOFError, OSError):  # the worker died part-way through ``job``
-                    pool.lost(conn)
-                    failures[job[0]] = failures.get(job[0], 0) + 1
-                    if failures[job[0]] > retries:
-                        raise WorkerError(
-                            f"item {job[0]} ended its worker process {failures[job[0]]} "
-                            f"times (exit code {proc.exitcode})", job[0]) from None
-                    pool.start(job)
-                    continue
-                if not ok:
-                    raise WorkerError(value, index)
-                if todo:
-                    pool.give(conn, proc, todo.popleft())
-                else:
-                    pool.finish(conn)
-                yield index, value
+        yield from pool.imap_unordered(items)
     finally:
         pool.close()
+
+
+class Pool:
+    """``workers`` processes running ``func``, kept from one batch of items to the next
+    (:meth:`imap_unordered`) until :meth:`close`, so that work done in batches (the
+    generations of a search) starts its workers once. Each batch has the guarantees of
+    :func:`imap_unordered`; a batch stopped early or raising closes the pool."""
+
+    def __init__(self, func: Callable[[Any], Any], workers: int, retries: int = 1,
+                 start_method: str | None = None) -> None:
+        self.workers = max(1, workers)
+        self.retries = retries
+        self._workers = _Workers(mp.get_context(resolve_start_method(start_method)), func)
+        self._idle: list[tuple[Connection, Any]] = []  # workers waiting for the next batch
+
+    def __enter__(self) -> Pool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def imap_unordered(self, items: Iterable[Any]) -> Iterator[tuple[int, Any]]:
+        """Yield ``(index, func(item))`` as each item of this batch finishes."""
+        todo = deque(enumerate(items))
+        pool = self._workers
+        failures: dict[int, int] = {}
+        finished = False
+        try:
+            while todo and self._idle:
+                conn, proc = self._idle.pop()
+                pool.give(conn, proc, todo.popleft())
+            while todo and len(pool.active) < self.workers:
+                pool.start(todo.popleft())
+            while pool.active:
+                for conn in wait(list(pool.active)):
+                    proc, job = pool.active[conn]
+                    try:
+                        index, ok, value = conn.recv()
+                    except (EOFError, OSError):  # the worker died part-way through ``job``
+                        pool.lost(conn)
+                        failures[job[0]] = failures.get(job[0], 0) + 1
+                        if failures[job[0]] > self.retries:
+                            raise WorkerError(
+                                f"item {job[0]} ended its worker process {failures[job[0]]} "
+                                f"times (exit code {proc.exitcode})", job[0]) from None
+                        pool.start(job)
+                        continue
+                    if not ok:
+                        raise WorkerError(value, index)
+                    if todo:
+                        pool.give(conn, proc, todo.popleft())
+                    else:
+                        self._idle.append((conn, pool.rest(conn)))
+                    yield index, value
+            finished = True
+        finally:
+            if not finished:
+                self.close()
+
+    def close(self) -> None:
+        """Kill and reap every worker."""
+        self._idle.clear()
+        self._workers.close()

@@ -7,6 +7,7 @@ from .records import (
     LedgerEntry,
     PolicyChange,
     Records,
+    Relapse,
     Segment,
     Transition,
 )
@@ -18,6 +19,7 @@ __all__ = [
     "Model",
     "PolicyChange",
     "Records",
+    "Relapse",
     "Segment",
     "Transition",
     "simulate",

@@ -8,7 +8,8 @@ they count as recovered, where only death and moving away remain.
 
 from __future__ import annotations
 
-from .hazards import EPS, INF, YEAR_DAYS, hazard_crossing
+from ..vocab import DAYS_PER_YEAR
+from .hazards import EPS, INF, hazard_crossing
 from .outcomes import SELF_REFERRAL
 from .people import COMMUNITY, MOVED_AWAY, RECOVERED, TRIAGE_WAIT, Person
 from .world import Stage, World
@@ -35,13 +36,15 @@ def after_treatment(world: World, person: Person) -> Stage:
         death_rate = world.death_rate(person, base)
         t_death = rng.expovariate(death_rate) if death_rate > 0 else INF
         moving = params.population.community.moving_away
-        moving_rate = moving.per_year * person.factor(moving.multipliers) / YEAR_DAYS
+        moving_rate = moving.per_year * person.factor(moving.multipliers) / DAYS_PER_YEAR
         t_move = rng.expovariate(moving_rate) if moving_rate > 0 else INF
         wait = min(end - now, t_relapse, t_death, t_move)
         yield env.timeout(wait)
         if wait == t_relapse:
             back = relapse.return_to_treatment
-            if back > 0 and rng.random() < back:
+            returned = back > 0 and rng.random() < back
+            world.record_relapse(person, exit_day, returned)
+            if returned:
                 person.set_attr("source", SELF_REFERRAL)
                 return TRIAGE_WAIT  # straight back to treatment
             world.set_state(person, COMMUNITY)
@@ -65,7 +68,7 @@ def recovered(world: World, person: Person) -> Stage:
     params = world.parameters
     death_rate = world.death_rate(person, params.mortality.after_treatment.per_100_person_years)
     moving = params.population.community.moving_away
-    moving_rate = moving.per_year * person.factor(moving.multipliers) / YEAR_DAYS
+    moving_rate = moving.per_year * person.factor(moving.multipliers) / DAYS_PER_YEAR
     total = death_rate + moving_rate
     if total <= 0:
         return None

@@ -8,7 +8,8 @@ end of a post-exit or post-release window) and drawn again with the rates then i
 from __future__ import annotations
 
 from ..scenario import SOURCES
-from .hazards import EPS, INF, YEAR_DAYS, pick
+from ..vocab import DAYS_PER_YEAR
+from .hazards import EPS, INF, pick
 from .people import COMMUNITY, CUSTODY, MOVED_AWAY, RECOVERED, TRIAGE_WAIT, Person
 from .world import Stage, World
 
@@ -30,7 +31,7 @@ def community(world: World, person: Person) -> Stage:
                 return None  # nothing can ever happen to this person
             yield env.timeout(boundary - now)
             continue
-        gap = rng.expovariate(total / YEAR_DAYS)
+        gap = rng.expovariate(total / DAYS_PER_YEAR)
         if now + gap >= boundary:
             yield env.timeout(boundary - now)
             continue
@@ -79,7 +80,7 @@ def community_rates(world: World, person: Person,
     base, until = world.post_exit_rate(person, now,
                                        params.mortality.community.per_100_person_years)
     boundary = min(boundary, until)
-    rate_death = world.death_rate(person, base) * YEAR_DAYS
+    rate_death = world.death_rate(person, base) * DAYS_PER_YEAR
     return (rate_self, rate_gp, rate_justice, rate_prison, rate_cessation, rate_moving,
             rate_custody, rate_death), boundary
 

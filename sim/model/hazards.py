@@ -11,12 +11,12 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
+from ..vocab import DAYS_PER_YEAR
+
 INF = math.inf
 EPS = 1e-9
 """Days: a wait that ends within this of a boundary has reached it (float rounding)."""
-YEAR_DAYS = 365.0
-"""Days in a model year."""
-MONTH_DAYS = YEAR_DAYS / 12
+MONTH_DAYS = DAYS_PER_YEAR / 12
 """Days in a model month (snapshots are taken every month)."""
 
 
@@ -88,7 +88,7 @@ def death_rate_per_day(per_100_person_years: float, factor: float) -> float:
     """Per-day death hazard from a rate per 100 person-years times ``factor`` (0 if none)."""
     if per_100_person_years <= 0:
         return 0.0
-    return per_100_person_years * factor / (100.0 * YEAR_DAYS)
+    return per_100_person_years * factor / (100.0 * DAYS_PER_YEAR)
 
 
 class ExitWindow(Protocol):

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import simpy
 
+from ..vocab import DAYS_PER_YEAR, REVIEW_DAYS
 from .hazards import (
     INF,
-    YEAR_DAYS,
     CumulativeHazard,
     delay_after_induction,
     draw_from,
@@ -47,8 +47,6 @@ from .world import World
 if TYPE_CHECKING:  # pragma: no cover
     from ..scenario import Scenario
 
-REVIEW_DAYS = 84.0
-"""Treatment Outcomes Profile review interval: 12 weeks, in days."""
 
 
 class ReviewBranches(NamedTuple):
@@ -100,7 +98,7 @@ def stay_rates(world: World, person: Person, modality: str, params: Scenario) ->
         death=world.death_rate(person, mortality.in_treatment.get(modality, 0.0)),
         induction_days=mortality.ost_induction_days if modality == OST else 0.0,
         induction_death=world.death_rate(person, mortality.ost_induction.per_100_person_years),
-        transfer=transfer.per_year * person.factor(transfer.multipliers) / YEAR_DAYS,
+        transfer=transfer.per_year * person.factor(transfer.multipliers) / DAYS_PER_YEAR,
         branches=review_branches(spec.review.probabilities),
     )
 

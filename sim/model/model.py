@@ -1,6 +1,6 @@
 """The model of one replication: the world, every person's life, the system processes.
 
-Every person is one SimPy process that walks the states of DESIGN §2, one stage at a
+Every person is one SimPy process that walks the states drawn in ARCHITECTURE.md, one stage at a
 time (:mod:`~sim.model.community`, :mod:`~sim.model.referral`, ...); each stage returns
 the next state. Nothing polls: a person waits for exactly one event at a time, the first
 of its competing hazards.
@@ -26,10 +26,11 @@ import simpy
 
 from ..scenario import Scenario
 from ..streams import Streams
+from ..vocab import DAYS_PER_YEAR
 from .after_treatment import after_treatment, recovered
+from .collector import PausedCollector
 from .community import community, custody
-from .hazards import INF, YEAR_DAYS
-from .monitor import Monitor
+from .hazards import INF
 from .people import (
     AFTER_TREATMENT,
     COMMUNITY,
@@ -45,7 +46,6 @@ from .people import (
 from .policies import apply_policy
 from .records import Records
 from .referral import referral
-from .services import KeyworkerPool
 from .treatment import carried_in
 from .world import Stage, World
 
@@ -59,6 +59,9 @@ STAGES: dict[int, Callable[[World, Person], Stage]] = {
 """The stage a person in each (non-absorbing, not in-treatment) state goes through next."""
 
 Process = Generator[simpy.Event, Any, None]
+
+CHUNK_DAYS = 28.0
+"""Simulated days between the pauses in which the garbage collector may run (days)."""
 
 
 class Model:
@@ -87,9 +90,19 @@ class Model:
     def run(self) -> Records:
         """Run the replication to the end of follow-up and return its records."""
         self.start()
+        env = self.world.env
         # SimPy stops *before* events at ``until``: go a hair past so the snapshot
         # due on the last day is taken
-        self.world.env.run(until=self.world.end_day + 1e-6)
+        until = self.world.end_day + 1e-6
+        with PausedCollector() as collector:
+            step, peek = env.step, env.peek
+            stop = CHUNK_DAYS
+            while stop < until:
+                while peek() < stop:
+                    step()
+                collector.between_chunks()
+                stop += CHUNK_DAYS
+            env.run(until=until)
         return self.finish()
 
     def finish(self) -> Records:
@@ -142,7 +155,7 @@ class Model:
         rng = world.streams.get("incidence")
         env = world.env
         while True:
-            rate = world.parameters.population.incidence_per_year / YEAR_DAYS
+            rate = world.parameters.population.incidence_per_year / DAYS_PER_YEAR
             now = env.now
             boundary = world.next_boundary(now)
             if rate <= 0:
@@ -189,7 +202,7 @@ class Model:
         month = 0
         while True:
             month += 1
-            day = month * YEAR_DAYS / 12
+            day = month * DAYS_PER_YEAR / 12
             if day > world.end_day + 1e-9:
                 return
             yield env.timeout(day - env.now)
@@ -223,65 +236,6 @@ class Model:
             problems.append(f"keyworker caseload {world.keyworkers.count} != in treatment "
                             f"{in_treatment}")
         return problems
-
-    # ------------------------------------------------------------------ the world, for tests
-
-    @property
-    def env(self) -> simpy.Environment:
-        """The SimPy environment (days)."""
-        return self.world.env
-
-    @property
-    def monitor(self) -> Monitor:
-        """The counters and record lists."""
-        return self.world.monitor
-
-    @property
-    def keyworkers(self) -> KeyworkerPool:
-        """The keyworker caseload places."""
-        return self.world.keyworkers
-
-    @property
-    def parameters(self) -> Scenario:
-        """The parameters in force now."""
-        return self.world.parameters
-
-    @property
-    def end_day(self) -> float:
-        """Day the run ends: the horizon plus follow-up."""
-        return self.world.end_day
-
-    @property
-    def people(self) -> list[Person]:
-        """Everyone created so far, in id order."""
-        return self.world.people
-
-    @property
-    def in_treatment(self) -> set[Person]:
-        """People in treatment now."""
-        return self.world.in_treatment
-
-    @in_treatment.setter
-    def in_treatment(self, people: set[Person]) -> None:
-        self.world.in_treatment = people
-
-    @property
-    def using(self) -> set[Person]:
-        """People using now (community, waiting or in treatment)."""
-        return self.world.using
-
-    @using.setter
-    def using(self, people: set[Person]) -> None:
-        self.world.using = people
-
-    @property
-    def occupants(self) -> dict[str, set[Person]]:
-        """People in each closable service (HAT, rehab) now."""
-        return self.world.occupants
-
-    @occupants.setter
-    def occupants(self, occupants: dict[str, set[Person]]) -> None:
-        self.world.occupants = occupants
 
 
 def _event_count(env: simpy.Environment) -> int:

@@ -9,7 +9,16 @@ from __future__ import annotations
 from typing import Any
 
 from .people import STATE_NAMES
-from .records import Death, Episode, LedgerEntry, PolicyChange, Records, Segment, Transition
+from .records import (
+    Death,
+    Episode,
+    LedgerEntry,
+    PolicyChange,
+    Records,
+    Relapse,
+    Segment,
+    Transition,
+)
 
 
 class Monitor:
@@ -28,6 +37,7 @@ class Monitor:
         self.ledger: list[LedgerEntry] = []
         self.snapshots: list[dict[str, Any]] = []
         self.transitions: list[Transition] = []
+        self.relapses: list[Relapse] = []
         self.policy_log: list[PolicyChange] = []
         self.rehab_refusals: list[float] = []  # days on which the budget refused a placement
         # distinct people in treatment / using during each model year (index = year)
@@ -63,6 +73,7 @@ class Monitor:
             snapshots=self.snapshots,
             during_year=self.during_year,
             transitions=self.transitions,
+            relapses=self.relapses,
             rehab_refusals=self.rehab_refusals,
             policy_log=self.policy_log,
             events=events,

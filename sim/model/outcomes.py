@@ -10,22 +10,26 @@ from __future__ import annotations
 
 from typing import Final, NamedTuple
 
-# ---------------------------------------------------------------- modalities (steps)
+# services a policy can close: the model tracks their occupants and moves them when one
+# closes (named in sim.vocab, used here by that name)
+from ..vocab import CLOSABLE as CLOSABLE
+from ..vocab import Modality
 
-OST: Final = "ost"
-PSYCHOSOCIAL: Final = "psychosocial"
-HAT: Final = "hat"
-DETOX: Final = "detox"
+# ---------------------------------------------------------------- modalities (steps)
+# typed with sim.vocab's Modality, so a type checker holds them to its words
+
+OST: Final[Modality] = "ost"
+PSYCHOSOCIAL: Final[Modality] = "psychosocial"
+HAT: Final[Modality] = "hat"
+DETOX: Final[Modality] = "detox"
 DETOX_INPATIENT: Final = "detox_inpatient"
 """The inpatient part of a detox (a segment of its own, with its own cost)."""
-REHAB: Final = "rehab"
+REHAB: Final[Modality] = "rehab"
 
 MAINTENANCE: Final = (OST, PSYCHOSOCIAL, HAT)
 """Modalities with 12-weekly reviews and a drop-out hazard."""
 SEGMENT_MODALITIES: Final = (OST, PSYCHOSOCIAL, HAT, DETOX, DETOX_INPATIENT, REHAB)
 """Every modality a segment of treatment can be in (snapshots count each)."""
-CLOSABLE: Final = (HAT, REHAB)
-"""Services whose patients a closure moves (and whose occupants the model tracks)."""
 
 # ---------------------------------------------------------------- what a step can lead to
 
@@ -55,6 +59,8 @@ DIED: Final = "died"
 TRIAGED_ONLY: Final = "triaged_only"
 DIED_WAITING: Final = "died_waiting"
 GAVE_UP_WAITING: Final = "gave_up_waiting"
+EXIT_REASONS: Final = (COMPLETED, DROPPED_OUT, TRANSFERRED, DIED)
+"""Ways of leaving treatment once started (the ``exits`` metric counts these)."""
 
 # ---------------------------------------------------------------- segment end reasons
 

@@ -44,11 +44,6 @@ DYNAMIC_ATTRIBUTES = frozenset({"previously_treated", "source", "ost_setting",
                                 "ost_formulation"})
 """Attributes that change during a life; multipliers keyed on them are never cached."""
 
-OCU = frozenset({"opiate", "opiate_crack", "crack"})
-"""Opiate and/or crack users (OCU), the group most prevalence estimates count."""
-
-OPIATE = frozenset({"opiate", "opiate_crack"})
-"""Substance groups whose maintenance route is OST (the rest: psychosocial)."""
 
 USING_STATES = frozenset({COMMUNITY, TRIAGE_WAIT, KEYWORKER_WAIT, IN_TREATMENT})
 """States counted in the prevalence of problem drug use."""

@@ -82,6 +82,20 @@ class Transition(NamedTuple):
     target: str
 
 
+class Relapse(NamedTuple):
+    """Person ``pid`` relapsed on ``day``, ``days_since_exit`` after a planned exit from
+    ``route`` (the last modality: ``ost``, ``psychosocial``, ``hat``, ``detox`` or
+    ``rehab``; ``inpatient`` says whether a detox was inpatient); ``returned`` is whether
+    they went straight back to treatment."""
+
+    day: float
+    pid: int
+    days_since_exit: float
+    route: str
+    inpatient: bool
+    returned: bool
+
+
 class PolicyChange(NamedTuple):
     """A policy applied on ``day``, described by ``note``."""
 
@@ -109,6 +123,7 @@ class Records:
     snapshots: list[dict[str, Any]]
     during_year: dict[str, list[int]]
     transitions: list[Transition] = field(default_factory=list)
+    relapses: list[Relapse] = field(default_factory=list)
     policy_log: list[PolicyChange] = field(default_factory=list)
     rehab_refusals: list[float] = field(default_factory=list)
     events: int = 0

@@ -17,12 +17,13 @@ from typing import Any
 
 import simpy
 
+from ..vocab import DAYS_PER_YEAR
+
 GOOD_PRACTICE_CASELOAD = 40.0
 """Caseload per keyworker above which days are counted as over good practice (Black review)."""
 QUEUE_MODE = "queue"
 """Keyworker mode with a hard caseload cap and a waiting list (else: pressure mode)."""
 WEEK_DAYS = 7.0
-YEAR_DAYS = 365.0
 
 
 class TimeWeighted:
@@ -248,9 +249,9 @@ class RehabBudget:
         self.env = env
         self.budget_per_year_gbp = budget_per_year_gbp
         self.remaining = budget_per_year_gbp * (
-            first_reset_day / YEAR_DAYS if first_reset_day > 0 else 1.0
+            first_reset_day / DAYS_PER_YEAR if first_reset_day > 0 else 1.0
         )
-        self._next_reset = first_reset_day if first_reset_day > 0 else YEAR_DAYS
+        self._next_reset = first_reset_day if first_reset_day > 0 else DAYS_PER_YEAR
         env.process(self._years(first_reset_day))
 
     def fund(self, cost_gbp: float, force: bool = False) -> bool:
@@ -265,16 +266,16 @@ class RehabBudget:
         old = self.budget_per_year_gbp
         if budget_per_year_gbp != old:
             left = self._next_reset - self.env.now
-            self.remaining += (budget_per_year_gbp - old) * max(0.0, left) / YEAR_DAYS
+            self.remaining += (budget_per_year_gbp - old) * max(0.0, left) / DAYS_PER_YEAR
         self.budget_per_year_gbp = budget_per_year_gbp
 
     def _years(self, first: float) -> Generator[simpy.Event, Any, None]:
-        self._next_reset = first if first > 0 else YEAR_DAYS
+        self._next_reset = first if first > 0 else DAYS_PER_YEAR
         if first > 0:
             yield self.env.timeout(first)
         else:
-            yield self.env.timeout(YEAR_DAYS)
+            yield self.env.timeout(DAYS_PER_YEAR)
         while True:
             self.remaining = self.budget_per_year_gbp
-            self._next_reset = self.env.now + YEAR_DAYS
-            yield self.env.timeout(YEAR_DAYS)
+            self._next_reset = self.env.now + DAYS_PER_YEAR
+            yield self.env.timeout(DAYS_PER_YEAR)

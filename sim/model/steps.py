@@ -8,9 +8,10 @@ they leave.
 
 from __future__ import annotations
 
+from ..vocab import OPIATE
 from .hazards import draw_from
 from .outcomes import HAT, OST, PSYCHOSOCIAL, REHAB, ExitTreatment, StepEnd
-from .people import OPIATE, Person
+from .people import Person
 from .world import World
 
 

@@ -7,11 +7,12 @@ from typing import Any
 
 import simpy
 
+from ..vocab import DAYS_PER_YEAR
 from .outcomes import DIED_WAITING, GAVE_UP_WAITING, TRIAGED_ONLY
 from .people import COMMUNITY, IN_TREATMENT, KEYWORKER_WAIT, Person
 from .steps import entry_modality
 from .treatment import treatment
-from .world import YEAR_DAYS, Stage, World
+from .world import Stage, World
 
 
 def triage(world: World, person: Person) -> Stage:
@@ -59,7 +60,7 @@ def wait_for_place(world: World, person: Person, ev: simpy.Event,
     rng = person.rng
     death = world.death_rate(person,
                              world.parameters.mortality.community.per_100_person_years)
-    give_up = give_up_per_year / YEAR_DAYS
+    give_up = give_up_per_year / DAYS_PER_YEAR
     total = death + give_up
     if total <= 0:
         yield ev

@@ -17,22 +17,19 @@ import simpy
 
 from ..scenario import Scenario
 from ..streams import Streams
+from ..vocab import DAYS_PER_YEAR, OCU
 from .hazards import INF, death_rate_per_day, next_boundary, post_exit_rate
 from .monitor import Monitor
 from .outcomes import CLOSABLE, HAT, ONGOING, REHAB, SEGMENT_MODALITIES
 from .people import (
     DEAD,
-    OCU,
     STATE_NAMES,
     USING_STATES,
     Person,
     draw_attributes,
 )
-from .records import Death, Episode, Segment
+from .records import Death, Episode, Relapse, Segment
 from .services import KeyworkerPool, Pool, RehabBudget, TriageClinic
-
-YEAR_DAYS = 365.0
-"""Days in a model year."""
 
 Stage: TypeAlias = Generator[simpy.Event, Any, int | None]
 """A stage of a life: a SimPy generator that returns the person's next state (``None``
@@ -158,6 +155,15 @@ class World:
         ``base`` outside every post-exit window."""
         return post_exit_rate(self.parameters.mortality.after_exit, person.exit_day, now, base)
 
+    def record_relapse(self, person: Person, exit_day: float, returned: bool) -> None:
+        """Record that ``person`` relapsed today after the planned exit on ``exit_day``."""
+        episode = person.episode
+        assert episode is not None and episode.path
+        self.monitor.relapses.append(Relapse(
+            day=self.env.now, pid=person.pid, days_since_exit=self.env.now - exit_day,
+            route=episode.path[-1], inpatient=episode.inpatient_detox, returned=returned,
+        ))
+
     def die(self, person: Person, modality: str | None = None) -> None:
         """Record the death of ``person`` now (in ``modality``, if in treatment)."""
         now = self.env.now
@@ -253,7 +259,7 @@ class World:
         start = self._costs_booked_to
         if now <= start:
             return
-        years = (now - start) / YEAR_DAYS
+        years = (now - start) / DAYS_PER_YEAR
         params = self.parameters
         staffing = params.keyworkers
         self.monitor.cost("keyworkers", start, now,

@@ -16,6 +16,7 @@ from .spec import (
     Sweep,
     SweepPlan,
     design_values,
+    salib_problem,
     sweep_json_schema,
     sweep_manifest,
     unit_design,
@@ -23,4 +24,5 @@ from .spec import (
 
 __all__ = ["MAX_POINTS", "MAX_RUNS", "UNBOUNDED_TAIL", "Design", "Parameter",
            "ParameterDistribution", "Sweep", "SweepPlan", "design_size", "design_values",
-           "load_sweep", "plan_digest", "sweep_json_schema", "sweep_manifest", "unit_design"]
+           "load_sweep", "plan_digest", "salib_problem", "sweep_json_schema", "sweep_manifest",
+           "unit_design"]

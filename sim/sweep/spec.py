@@ -287,20 +287,19 @@ class SweepPlan:
         """Every run as ``(point, replication)``, in order."""
         return [(p, r) for p in range(self.points) for r in range(self.sweep.replications)]
 
-    def problem(self) -> dict[str, Any]:
-        """The SALib problem over the unit hypercube."""
-        return {"num_vars": len(self.names), "names": self.names,
-                "bounds": [[0.0, 1.0]] * len(self.names)}
-
-
 # --------------------------------------------------------------------------- designs
+
+
+def salib_problem(names: list[str]) -> dict[str, Any]:
+    """The SALib problem of a design over ``names``, each in the unit interval [0, 1]:
+    designs are drawn, and their indices estimated, on the unit hypercube."""
+    return {"num_vars": len(names), "names": list(names), "bounds": [[0.0, 1.0]] * len(names)}
 
 
 def unit_design(sweep: Sweep) -> np.ndarray:
     """Points of the design in the unit hypercube, shape (points, parameters)."""
     d = sweep.design
-    problem = {"num_vars": len(sweep.parameters), "names": [p.path for p in sweep.parameters],
-               "bounds": [[0.0, 1.0]] * len(sweep.parameters)}
+    problem = salib_problem([p.path for p in sweep.parameters])
     seed = 0 if sweep.seed is None else sweep.seed
     if d.method == "grid":
         axes = []
