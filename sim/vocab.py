@@ -33,6 +33,8 @@ __all__ = [
     "TRANSITION_TARGETS",
     "AgeBand",
     "Closable",
+    "EXIT_ROUTES",
+    "ExitRoute",
     "Modality",
     "OstFormulation",
     "OstSetting",
@@ -82,6 +84,11 @@ OST_FORMULATIONS: tuple[OstFormulation, ...] = get_args(OstFormulation)
 Closable = Literal["hat", "rehab"]
 """A service a policy can close or open."""
 CLOSABLE: tuple[Closable, ...] = get_args(Closable)
+
+ExitRoute = Literal["ost", "hat", "psychosocial", "detox_inpatient", "detox_community",
+                   "rehab"]
+"""How a planned exit happened: the modality left (detox split by setting)."""
+EXIT_ROUTES: tuple[ExitRoute, ...] = get_args(ExitRoute)
 
 REVIEW_OUTCOMES = ("continue", "planned_exit", *MODALITIES)
 """What can happen at a review: stay, leave as planned or move to a modality."""

@@ -1,47 +1,65 @@
 """After a planned exit: relapse, sustained recovery, death or moving away.
 
-Relapse follows a duration distribution through its cumulative hazard: the person holds a
-unit-exponential budget from the exit and relapses when ``multiplier x dH`` reaches it,
-the multiplier re-read at each policy date. Without relapse for ``sustained_recovery_days``
-they count as recovered, where only death and moving away remain.
+Relapse follows a duration distribution through its cumulative hazard, chosen by how
+treatment ended (the exit route): the person holds a unit-exponential budget from the exit
+and relapses when ``multiplier x dH`` reaches it, the multiplier re-read at each policy
+date. Sustained recovery comes by its own hazard, or after ``sustained_recovery_days``
+without relapse where a scenario keeps that cliff; once recovered only death and moving
+away remain.
 """
 
 from __future__ import annotations
 
 from ..vocab import DAYS_PER_YEAR
 from .hazards import EPS, INF, hazard_crossing
-from .outcomes import SELF_REFERRAL
+from .outcomes import DETOX, SELF_REFERRAL
 from .people import COMMUNITY, MOVED_AWAY, RECOVERED, TRIAGE_WAIT, Person
 from .world import Stage, World
 
 
+def exit_route(person: Person) -> str:
+    """How the person's last episode ended as planned: the modality left, with detox split
+    into ``detox_inpatient`` and ``detox_community``."""
+    episode = person.episode
+    assert episode is not None and episode.path
+    last = episode.path[-1]
+    if last == DETOX:
+        return "detox_inpatient" if episode.inpatient_detox else "detox_community"
+    return last
+
+
 def after_treatment(world: World, person: Person) -> Stage:
-    """From a planned exit today until relapse, recovery, death or moving away; returns
-    the next state (:data:`TRIAGE_WAIT` for a relapse straight back to treatment)."""
+    """From a planned exit today until relapse, sustained recovery, death or moving away;
+    returns the next state (:data:`TRIAGE_WAIT` for a relapse straight back to treatment).
+
+    Relapse and return to treatment follow the exit route's own values where the scenario
+    gives them. Sustained recovery comes by its own hazard, or (if the scenario keeps one)
+    after ``sustained_recovery_days`` without relapse.
+    """
     env = world.env
     rng = person.rng
     budget = rng.expovariate(1.0)
     exit_day = env.now
+    route = exit_route(person)
     while True:
         params = world.parameters
         now = env.now
         relapse = params.relapse
-        end = min(world.next_boundary(now), exit_day + relapse.sustained_recovery_days)
+        dist, back = relapse.for_route(route)
+        lasting = relapse.sustained_recovery_days
+        cliff = INF if lasting is None else exit_day + lasting
         base, until = world.post_exit_rate(
             person, now, params.mortality.after_treatment.per_100_person_years)
-        end = min(end, until)
-        t_relapse, used = hazard_crossing(budget, person.factor(relapse.multipliers),
-                                          relapse.time_to_relapse, now - exit_day,
-                                          end - exit_day)
-        death_rate = world.death_rate(person, base)
-        t_death = rng.expovariate(death_rate) if death_rate > 0 else INF
-        moving = params.population.community.moving_away
-        moving_rate = moving.per_year * person.factor(moving.multipliers) / DAYS_PER_YEAR
-        t_move = rng.expovariate(moving_rate) if moving_rate > 0 else INF
-        wait = min(end - now, t_relapse, t_death, t_move)
+        end = min(world.next_boundary(now), cliff, until)
+        t_relapse, used = hazard_crossing(budget, person.factor(relapse.multipliers), dist,
+                                          now - exit_day, end - exit_day)
+        t_death, t_move = death_and_moving(world, person, base)
+        recovery = relapse.recovery
+        recovery_rate = recovery.per_year * person.factor(recovery.multipliers) / DAYS_PER_YEAR
+        t_recover = rng.expovariate(recovery_rate) if recovery_rate > 0 else INF
+        wait = min(end - now, t_relapse, t_death, t_move, t_recover)
         yield env.timeout(wait)
         if wait == t_relapse:
-            back = relapse.return_to_treatment
             returned = back > 0 and rng.random() < back
             world.record_relapse(person, exit_day, returned)
             if returned:
@@ -56,9 +74,21 @@ def after_treatment(world: World, person: Person) -> Stage:
             world.set_state(person, MOVED_AWAY)
             return None
         budget -= used
-        if env.now >= exit_day + relapse.sustained_recovery_days - EPS:
+        if wait == t_recover or env.now >= cliff - EPS:
             world.set_state(person, RECOVERED)
             return RECOVERED
+
+
+def death_and_moving(world: World, person: Person, base: float) -> tuple[float, float]:
+    """Days to death at ``base`` deaths per 100 person-years (with multipliers) and to
+    moving away, each drawn from the person's stream (``inf`` when the rate is 0)."""
+    rng = person.rng
+    death_rate = world.death_rate(person, base)
+    t_death = rng.expovariate(death_rate) if death_rate > 0 else INF
+    moving = world.parameters.population.community.moving_away
+    moving_rate = moving.per_year * person.factor(moving.multipliers) / DAYS_PER_YEAR
+    t_move = rng.expovariate(moving_rate) if moving_rate > 0 else INF
+    return t_death, t_move
 
 
 def recovered(world: World, person: Person) -> Stage:

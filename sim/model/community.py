@@ -86,9 +86,18 @@ def community_rates(world: World, person: Person,
 
 
 def custody(world: World, person: Person) -> Stage:
-    """A spell in custody of a drawn duration (days); returns :data:`COMMUNITY`."""
-    duration = world.parameters.population.community.custody_duration
-    yield world.env.timeout(duration.sample(person.rng))
+    """A spell in custody of a drawn duration (days), with the custody death rate in force
+    on entry competing; returns :data:`COMMUNITY` on release (``None`` on death)."""
+    params = world.parameters
+    stay = params.population.community.custody_duration.sample(person.rng)
+    rate = world.death_rate(person, params.mortality.custody.per_100_person_years)
+    if rate > 0:
+        t_death = person.rng.expovariate(rate)
+        if t_death < stay:
+            yield world.env.timeout(t_death)
+            world.die(person)
+            return None
+    yield world.env.timeout(stay)
     person.release_day = world.env.now
     world.set_state(person, COMMUNITY)
     return COMMUNITY

@@ -151,9 +151,20 @@ class World:
                                   person.factor(self.parameters.mortality.multipliers))
 
     def post_exit_rate(self, person: Person, now: float, base: float) -> tuple[float, float]:
-        """(per-100-person-year death rate, day it stops applying) after leaving treatment;
-        ``base`` outside every post-exit window."""
-        return post_exit_rate(self.parameters.mortality.after_exit, person.exit_day, now, base)
+        """(per-100-person-year death rate, day it stops applying) in the weeks after
+        leaving treatment or custody, for the substance groups the windows apply to;
+        ``base`` outside every window. In two windows at once, the higher rate applies."""
+        mortality = self.parameters.mortality
+        if person.attrs["substance"] not in mortality.after_exit_substances:
+            return base, INF
+        rate, until = post_exit_rate(mortality.after_exit, person.exit_day, now, base)
+        if mortality.after_release and person.release_day is not None:
+            released, end = post_exit_rate(mortality.after_release, person.release_day, now,
+                                           base)
+            if end < INF and (until == INF or released > rate):
+                rate = released
+            until = min(until, end)
+        return rate, until
 
     def record_relapse(self, person: Person, exit_day: float, returned: bool) -> None:
         """Record that ``person`` relapsed today after the planned exit on ``exit_day``."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from ..vocab import (
     DETOX_OUTCOMES,
@@ -13,7 +13,10 @@ from ..vocab import (
     OST_SETTINGS,
     REHAB_OUTCOMES,
     REVIEW_OUTCOMES,
+    SUBSTANCES,
+    ExitRoute,
     Modality,
+    Substance,
 )
 from .bounds import (
     MAX_DAYS,
@@ -40,7 +43,7 @@ from .fields import (
 )
 
 __all__ = ["HAT", "OST", "Detox", "Exits", "Keyworkers", "Modalities", "Mortality",
-           "Pressure", "Psychosocial", "Rehab", "Relapse", "Review", "Triage"]
+           "Pressure", "Psychosocial", "Rehab", "Relapse", "Review", "RouteRelapse", "Triage"]
 
 
 class Triage(Strict):
@@ -200,15 +203,33 @@ class Mortality(Strict):
     after_treatment: DeathRate = Field(
         default_factory=DeathRate, description="people not using (after treatment or recovered)"
     )
+    after_exit_substances: list[Substance] = Field(
+        default_factory=lambda: list(SUBSTANCES), max_length=len(SUBSTANCES),
+        description="substance groups the after-exit windows apply to (loss of opioid "
+        "tolerance concerns opioid users); others keep their usual rate",
+    )
+    custody: DeathRate = Field(default_factory=DeathRate, description="while in custody")
+    after_release: list[DeathWindow] = Field(
+        default_factory=list, max_length=100,
+        description="raised mortality in the weeks after release from custody, for the "
+        "substance groups in after_exit_substances",
+    )
     multipliers: Multipliers = Field(default_factory=dict)
 
-    @field_validator("after_exit")
+    @field_validator("after_exit", "after_release")
     @classmethod
-    def _increasing(cls, v: list[DeathWindow]) -> list[DeathWindow]:
+    def _increasing(cls, v: list[DeathWindow], info: ValidationInfo) -> list[DeathWindow]:
         days = [w.until_day for w in v]
         if days != sorted(days) or len(set(days)) != len(days):
-            raise ValueError("after_exit windows must have strictly increasing until_day")
+            raise ValueError(f"{info.field_name} windows must have strictly increasing until_day")
         return v
+
+
+class RouteRelapse(Strict):
+    """Relapse after a planned exit by one route; what is left out is the general value."""
+
+    time_to_relapse: Duration | None = None
+    return_to_treatment: Probability | None = None
 
 
 class Relapse(Strict):
@@ -216,19 +237,45 @@ class Relapse(Strict):
 
     time_to_relapse: Duration
     multipliers: Multipliers = Field(default_factory=dict)
-    sustained_recovery_days: StepDays = Field(
-        default=730.0, description="days without relapse after which a person counts as recovered"
+    sustained_recovery_days: StepDays | None = Field(
+        default=730.0,
+        description="days without relapse after which a person counts as recovered for "
+        "good; none: relapse stays possible for ever (see recovery)",
     )
     return_to_treatment: Probability = Field(
         default=0.0,
         description="share of relapses that come straight back to treatment (self-referral); "
         "the rest return to the community and its referral hazards",
     )
+    by_route: dict[ExitRoute, RouteRelapse] = Field(
+        default_factory=dict,
+        description="time to relapse and return to treatment by how treatment ended "
+        "(ost, hat, psychosocial, detox_inpatient, detox_community, rehab)",
+    )
+    recovery: Rate = Field(
+        default_factory=Rate,
+        description="after a planned exit, the hazard of sustained recovery (per year), "
+        "competing with relapse; recovered people no longer relapse",
+    )
+
+    def for_route(self, route: str) -> tuple[Duration, float]:
+        """(time to relapse, share returning straight to treatment) after ``route``."""
+        own = self.by_route.get(route)  # type: ignore[call-overload]
+        if own is None:
+            return self.time_to_relapse, self.return_to_treatment
+        return (own.time_to_relapse or self.time_to_relapse,
+                self.return_to_treatment if own.return_to_treatment is None
+                else own.return_to_treatment)
 
     @model_validator(mode="after")
     def _time_passes(self) -> Relapse:
-        if self.return_to_treatment > 0 and never_lasts(self.time_to_relapse):
-            raise ValueError("time_to_relapse: a relapse that can come straight back to "
-                             "treatment (return_to_treatment above 0) must take at least one "
-                             "second, or a person could loop without time passing")
+        routes = ("", *self.by_route)
+        for route in routes:
+            dist, back = self.for_route(route)
+            if back > 0 and never_lasts(dist):
+                where = f"by_route.{route}." if route else ""
+                raise ValueError(f"{where}time_to_relapse: a relapse that can come straight "
+                                 "back to treatment (return_to_treatment above 0) must take "
+                                 "at least one second, or a person could loop without time "
+                                 "passing")
         return self

@@ -130,10 +130,11 @@ def _refine(loc: tuple[Any, ...], msg: str, root: Any, lines: Lines, file: str) 
         return (*loc, m.group(1)), msg
     m = re.match(r"([A-Za-z_]+)(?:\.([^:\s]+))?: (.+)$", msg)
     if m and m.group(1) in node:
-        sub = (*loc, m.group(1))
-        if m.group(2) and isinstance(node[m.group(1)], dict) \
-                and m.group(2) in node[m.group(1)]:
-            sub = (*sub, m.group(2))
+        sub, inner = (*loc, m.group(1)), node[m.group(1)]
+        for part in m.group(2).split(".") if m.group(2) else ():
+            if not (isinstance(inner, dict) and part in inner):
+                break
+            sub, inner = (*sub, part), inner[part]
         return sub, m.group(3)
     if "must sum to 1" in msg:
         msg += _inherited(loc, node, lines, file)

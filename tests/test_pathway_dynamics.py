@@ -1,0 +1,91 @@
+"""Pathway dynamics: relapse by how treatment ended, no recovery cliff, a route to
+sustained recovery, deaths in custody and after release, tolerance windows by substance.
+
+Each new piece is off by default (the example's golden tables do not move); these tests
+switch each on at values strong enough that its effect is certain, and check the records.
+"""
+
+from __future__ import annotations
+
+import pytest
+from helpers import small
+
+from sim.model import simulate
+from sim.scenario import ScenarioError
+
+pytestmark = pytest.mark.model
+
+NEVER = {"dist": "fixed", "days": 100_000}
+
+
+def test_relapse_follows_the_exit_route():
+    sc = small({
+        "run.years": 3,
+        "relapse.time_to_relapse": NEVER,
+        "relapse.by_route": {
+            "detox_inpatient": {"time_to_relapse": {"dist": "fixed", "days": 1}},
+            "psychosocial": {"time_to_relapse": {"dist": "fixed", "days": 30}},
+        },
+        "modalities.detox.inpatient_beds": 3,
+        "modalities.detox.inpatient_share": 1.0,
+    })
+    rec = simulate(sc, 3, 0)
+    routes = {(r.route, r.inpatient) for r in rec.relapses}
+    assert routes <= {("detox", True), ("psychosocial", False)}
+    assert ("psychosocial", False) in routes
+    for r in rec.relapses:
+        expected = 1.0 if r.route == "detox" else 30.0
+        assert r.days_since_exit == pytest.approx(expected)
+
+
+def test_without_the_cliff_relapse_continues_after_two_years():
+    base = {"run.years": 6, "run.warmup_years": 0,
+            "relapse.time_to_relapse": {"dist": "weibull", "shape": 0.6, "scale_days": 1100}}
+    cliff = simulate(small(base), 4, 0)
+    none = simulate(small({**base, "relapse.sustained_recovery_days": None}), 4, 0)
+    assert max(r.days_since_exit for r in cliff.relapses) <= 730 + 1e-6
+    late = [r for r in none.relapses if r.days_since_exit > 730]
+    assert len(late) >= 5
+
+
+def test_the_recovery_hazard_takes_people_out_of_relapse():
+    base = {"run.years": 3, "relapse.sustained_recovery_days": None}
+    slow = simulate(small(base), 5, 0)
+    fast = simulate(small({**base, "relapse.recovery.per_year": 50.0}), 5, 0)
+    # with a mean of about a week to sustained recovery, few relapse
+    assert len(fast.relapses) < len(slow.relapses) / 3
+    assert fast.final_states["recovered"] > slow.final_states["recovered"]
+
+
+def test_deaths_in_custody():
+    base = {"run.years": 3, "population.community.custody.per_year": 1.0}
+    none = simulate(small(base), 6, 0)
+    many = simulate(small({**base, "mortality.custody.per_100_person_years": 300.0}), 6, 0)
+    assert not [d for d in none.deaths if d.state == "custody"]
+    assert len([d for d in many.deaths if d.state == "custody"]) >= 10
+
+
+def test_windows_after_release_and_exit_apply_to_the_substance_groups_named():
+    quiet = {"mortality.community.per_100_person_years": 0.0,
+             "mortality.in_treatment": {}, "mortality.ost_induction.per_100_person_years": 0.0,
+             "mortality.after_treatment.per_100_person_years": 0.0,
+             "population.community.custody.per_year": 1.0, "run.years": 3}
+    released = simulate(small({
+        **quiet, "mortality.after_exit": [],
+        "mortality.after_release": [{"until_day": 28, "per_100_person_years": 500.0}],
+        "mortality.after_exit_substances": ["opiate"]}), 7, 0)
+    assert len(released.deaths) >= 5
+    assert {d.substance for d in released.deaths} == {"opiate"}
+    exits = simulate(small({
+        **quiet, "mortality.after_exit": [{"until_day": 28, "per_100_person_years": 500.0}],
+        "mortality.after_exit_substances": ["non_opiate"]}), 7, 0)
+    assert len(exits.deaths) >= 5
+    assert {d.substance for d in exits.deaths} == {"non_opiate"}
+    assert all(d.days_since_exit is not None and d.days_since_exit < 28 for d in exits.deaths)
+
+
+def test_a_route_that_could_loop_without_time_passing_is_refused():
+    data = {"relapse.by_route": {"rehab": {"time_to_relapse": {"dist": "fixed", "days": 0},
+                                           "return_to_treatment": 0.5}}}
+    with pytest.raises(ScenarioError, match="by_route.rehab.time_to_relapse"):
+        small(data)
