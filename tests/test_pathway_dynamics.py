@@ -7,6 +7,8 @@ switch each on at values strong enough that its effect is certain, and check the
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from helpers import small
 
@@ -89,3 +91,54 @@ def test_a_route_that_could_loop_without_time_passing_is_refused():
                                            "return_to_treatment": 0.5}}}
     with pytest.raises(ScenarioError, match="by_route.rehab.time_to_relapse"):
         small(data)
+
+
+def test_the_review_hazard_gives_the_review_share_over_one_interval():
+    from sim.model.maintenance import review_hazard
+    from sim.vocab import REVIEW_DAYS
+
+    for share in (0.02, 0.26, 0.9):
+        assert 1 - math.exp(-review_hazard(share) * REVIEW_DAYS) == pytest.approx(share)
+    assert review_hazard(0.0) == 0.0
+    assert review_hazard(1.0) == math.inf
+
+
+def _completed_stays(rec, modality: str) -> list[float]:
+    """Lengths (days) of completed stays in ``modality`` that started after day 0."""
+    return [s.end_day - s.start_day for s in rec.segments
+            if s.modality == modality and s.end_reason == "completed" and s.start_day > 0]
+
+
+def test_planned_exits_in_continuous_time_leave_between_reviews():
+    at_review = simulate(small({"run.years": 3}), 8, 0)
+    continuous = simulate(small({
+        "run.years": 3,
+        "modalities.ost.review.planned_exit_timing": "continuous",
+        "modalities.psychosocial.review.planned_exit_timing": "continuous"}), 8, 0)
+    for modality in ("ost", "psychosocial"):
+        stays = _completed_stays(at_review, modality)
+        assert stays and all(math.isclose(d % 84, 0, abs_tol=1e-6)
+                             or math.isclose(d % 84, 84, abs_tol=1e-6) for d in stays)
+        free = _completed_stays(continuous, modality)
+        off_review = [d for d in free if not math.isclose(d % 84, 0, abs_tol=1e-6)]
+        assert len(off_review) >= 0.9 * len(free) > 0
+    assert any(d < 84 for d in _completed_stays(continuous, "psychosocial"))
+
+
+def test_continuous_planned_exits_keep_the_share_per_interval():
+    """Psychosocial stays with nothing but planned exits (share 0.26 a review): the share
+    completed within the first 84 days is 0.26 in both timings, inside a 95% interval."""
+    quiet = {"run.years": 4, "run.warmup_years": 0,
+             "modalities.psychosocial.dropout": NEVER, "exits.transfer.per_year": 0.0,
+             "mortality.in_treatment": {}, "entry.crack": {"psychosocial": 1.0},
+             "entry.non_opiate": {"psychosocial": 1.0}}
+    for timing in ("at_review", "continuous"):
+        sc = small({**quiet, "modalities.psychosocial.review.planned_exit_timing": timing})
+        stays = [s for seed in range(3) for s in simulate(sc, 10 + seed, 0).segments
+                 if s.modality == "psychosocial" and s.start_day > 0
+                 and s.start_day + 84 < sc.run.horizon_days]
+        within = [s.end_reason == "completed" and s.end_day - s.start_day <= 84 + 1e-9
+                  for s in stays]
+        n, share = len(within), sum(within) / len(within)
+        half = 1.96 * math.sqrt(0.26 * 0.74 / n)
+        assert n > 300 and abs(share - 0.26) < half, (timing, n, share)

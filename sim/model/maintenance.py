@@ -27,6 +27,7 @@ from .hazards import (
 from .outcomes import (
     COMPLETED,
     CONTINUE,
+    CONTINUOUS,
     DIED,
     DROPPED_OUT,
     HAT,
@@ -55,6 +56,16 @@ class ReviewBranches(NamedTuple):
     planned_exit: float
     others: tuple[tuple[str, float], ...]
     others_total: float
+
+
+def review_hazard(share: float) -> float:
+    """The constant hazard (per day) that gives a probability ``share`` of the event within
+    one review interval: ``-ln(1 - share) / REVIEW_DAYS``; a share of 1 happens at once."""
+    if share <= 0.0:
+        return 0.0
+    if share >= 1.0:
+        return INF
+    return -math.log1p(-share) / REVIEW_DAYS
 
 
 def review_branches(probabilities: Mapping[str, float]) -> ReviewBranches:
@@ -152,7 +163,7 @@ class Stay:
     """
 
     __slots__ = ("world", "person", "modality", "budget", "days", "next_review", "params",
-                 "rates", "caseload", "used", "t_drop", "t_death", "t_transfer")
+                 "rates", "caseload", "used", "t_drop", "t_death", "t_transfer", "t_complete")
 
     def __init__(self, world: World, person: Person, modality: str,
                  elapsed_days: float) -> None:
@@ -168,6 +179,7 @@ class Stay:
         self.caseload = 0.0  # people per keyworker at the start of the interval
         self.used = 0.0  # drop-out hazard used by the end of the interval
         self.t_drop = self.t_death = self.t_transfer = INF  # days from the interval start
+        self.t_complete = INF  # planned exit, when exits are in continuous time
 
     def plan(self) -> float:
         """Draw the interval's death and transfer times (two draws) and find drop-out;
@@ -193,7 +205,14 @@ class Stay:
         self.t_death = delay_after_induction(expo(1.0), days, rates.induction_days,
                                              rates.induction_death, rates.death)
         self.t_transfer = expo(rates.transfer) if rates.transfer > 0 else INF
-        return min(next_review - days, self.t_drop, self.t_death, self.t_transfer)
+        self.t_complete = INF
+        if rates.spec.review.planned_exit_timing == CONTINUOUS:
+            review_no = round(next_review / REVIEW_DAYS)
+            rate = review_hazard(self.planned_share(rates, caseload, review_no))
+            if rate > 0:
+                self.t_complete = 0.0 if rate == INF else expo(rate)
+        return min(next_review - days, self.t_drop, self.t_death, self.t_transfer,
+                   self.t_complete)
 
     def after_wait(self, wait: float) -> StepEnd | None:
         """After waiting ``wait`` days: the end of the stay, or ``None`` to go on (after a
@@ -204,6 +223,8 @@ class Stay:
             return self._leave(ExitTreatment(DIED))
         if wait == self.t_transfer:
             return self._leave(ExitTreatment(TRANSFERRED))
+        if wait == self.t_complete:
+            return self._leave(ExitTreatment(COMPLETED))
         rates, params = self.rates, self.params
         assert rates is not None and params is not None
         review_day = self.next_review
@@ -213,22 +234,28 @@ class Stay:
         outcome = self.review(rates, self.caseload, round(review_day / REVIEW_DAYS))
         return self._after_review(outcome, params)
 
-    def review(self, rates: StayRates, caseload: float, review_no: int) -> str:
-        """Draw the outcome of review ``review_no`` (1, 2, ...) of the stay (one uniform).
-
-        The planned-exit share is scaled by attribute, caseload (people per keyworker) and
-        review-number multipliers; other steps shrink only if needed, and ``continue``
-        takes the rest."""
-        person = self.person
+    def planned_share(self, rates: StayRates, caseload: float, review_no: int) -> float:
+        """The planned-exit share of review ``review_no`` (1, 2, ...) of the stay, scaled by
+        attribute, caseload (people per keyworker) and review-number multipliers."""
         spec = rates.spec
-        planned_exit, others, others_total = rates.branches
         pressure = self.world.parameters.keyworkers.pressure  # in force now
-        factor = person.factor(spec.review.planned_exit_multipliers) * interp(
+        factor = self.person.factor(spec.review.planned_exit_multipliers) * interp(
             caseload, pressure.caseload, pressure.completion_multiplier)
         by_review = spec.review.planned_exit_by_review
         if review_no <= len(by_review):
             factor *= by_review[review_no - 1]
-        planned = min(1.0, planned_exit * factor)
+        return min(1.0, rates.branches.planned_exit * factor)
+
+    def review(self, rates: StayRates, caseload: float, review_no: int) -> str:
+        """Draw the outcome of review ``review_no`` (1, 2, ...) of the stay (one uniform).
+
+        The planned-exit share (:meth:`planned_share`; none when planned exits are in
+        continuous time) comes first; other steps shrink only if needed, and ``continue``
+        takes the rest."""
+        person = self.person
+        _, others, others_total = rates.branches
+        continuous = rates.spec.review.planned_exit_timing == CONTINUOUS
+        planned = 0.0 if continuous else self.planned_share(rates, caseload, review_no)
         u = person.rng.random()
         if u < planned:
             return PLANNED_EXIT

@@ -35,6 +35,8 @@ SEGMENT_MODALITIES: Final = (OST, PSYCHOSOCIAL, HAT, DETOX, DETOX_INPATIENT, REH
 
 CONTINUE: Final = "continue"
 """Review outcome: stay in the modality until the next review."""
+CONTINUOUS: Final = "continuous"
+"""``planned_exit_timing`` that makes planned exits a hazard in continuous time."""
 PLANNED_EXIT: Final = "planned_exit"
 """Review, detox or rehab outcome (and transition target): a planned exit."""
 DROPOUT: Final = "dropout"

@@ -102,6 +102,12 @@ class Review(Strict):
         description="multipliers of the planned-exit share at the 1st, 2nd, ... review of "
         "a stay in this modality; reviews after the list use the share as given",
     )
+    planned_exit_timing: Literal["at_review", "continuous"] = Field(
+        default="at_review",
+        description="at_review: planned exits happen only at reviews, with the planned-exit "
+        "share as a probability; continuous: at any time, at the hazard that gives the same "
+        "share over a review interval (the multipliers re-read at each review)",
+    )
 
 
 class OST(Strict):
