@@ -33,6 +33,8 @@ __all__ = [
     "TRANSITION_TARGETS",
     "AgeBand",
     "Closable",
+    "DEATH_PLACES",
+    "DeathPlace",
     "EXIT_ROUTES",
     "ExitRoute",
     "Modality",
@@ -89,6 +91,13 @@ ExitRoute = Literal["ost", "hat", "psychosocial", "detox_inpatient", "detox_comm
                    "rehab"]
 """How a planned exit happened: the modality left (detox split by setting)."""
 EXIT_ROUTES: tuple[ExitRoute, ...] = get_args(ExitRoute)
+
+DeathPlace = Literal["community", "waiting", "in_treatment", "after_exit", "after_release",
+                    "after_treatment", "custody"]
+"""Where a death happens, for its cause: using in the community, waiting for treatment, in
+treatment, in the weeks after leaving treatment or custody (the windows), after treatment
+or in recovery, in custody."""
+DEATH_PLACES: tuple[DeathPlace, ...] = get_args(DeathPlace)
 
 REVIEW_OUTCOMES = ("continue", "planned_exit", *MODALITIES)
 """What can happen at a review: stay, leave as planned or move to a modality."""

@@ -142,3 +142,19 @@ def test_continuous_planned_exits_keep_the_share_per_interval():
         n, share = len(within), sum(within) / len(within)
         half = 1.96 * math.sqrt(0.26 * 0.74 / n)
         assert n > 300 and abs(share - 0.26) < half, (timing, n, share)
+
+
+def test_drug_related_deaths_are_drawn_by_place_without_moving_any_other_draw():
+    base = {"run.years": 3, "population.community.custody.per_year": 1.0,
+            "mortality.custody.per_100_person_years": 50.0}
+    unknown = simulate(small(base), 9, 0)
+    assert unknown.deaths and all(d.drug_related is None for d in unknown.deaths)
+    places = {"community": 1.0, "in_treatment": 0.0, "custody": 1.0, "after_exit": 1.0,
+              "after_treatment": 0.0, "waiting": 1.0, "after_release": 1.0}
+    shared = simulate(small({**base, "mortality.drug_related_share": places}), 9, 0)
+    # the causes come from a stream of their own: every death is where and when it was
+    assert [(d.day, d.pid, d.place) for d in shared.deaths] == \
+        [(d.day, d.pid, d.place) for d in unknown.deaths]
+    assert {d.place for d in shared.deaths} >= {"community", "in_treatment", "custody"}
+    assert all(d.drug_related == bool(places[d.place]) for d in shared.deaths)
+    assert all(d.place == "in_treatment" for d in shared.deaths if d.state == "in_treatment")

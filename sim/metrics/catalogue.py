@@ -115,6 +115,10 @@ METRICS: dict[str, dict[str, str]] = {
                                      "people in treatment at year end for over 730 days"),
     "deaths": _m("Deaths", "people", "all deaths of people with problem drug use"),
     "deaths_in_treatment": _m("Deaths in treatment", "people", "deaths while in treatment"),
+    "deaths_drug_related": _m(
+        "Drug-related deaths", "people",
+        "deaths that are drug-related (ONS definition: drug poisoning and drug misuse), by "
+        "the scenario's shares for where each death happens; blank when it gives none"),
     "deaths_after_exit_4w": _m("Deaths within 4 weeks of exit", "people",
                                "deaths within 28 days of leaving treatment"),
     "caseload_mean": _m("Caseload per keyworker (mean)", "people per worker",

@@ -215,6 +215,9 @@ def _deaths(deaths: pd.DataFrame, y0: float, y1: float) -> dict[str, float]:
     v["deaths_after_exit_4w"] = int(((d["state"] != DIED_IN_TREATMENT)
                                      & d["days_since_exit"].notna()
                                      & (d["days_since_exit"] <= FOUR_WEEKS_DAYS)).sum())
+    # None when the scenario gives no shares (with no deaths, none are drug-related)
+    known = deaths["drug_related"].notna().all()
+    v["deaths_drug_related"] = int(d["drug_related"].astype(bool).sum()) if known else math.nan
     return v
 
 

@@ -62,6 +62,11 @@ class Death(NamedTuple):
     modality: str | None
     days_since_exit: float | None
     substance: str
+    place: str = ""
+    """Where it happened, for its cause (see ``sim.vocab.DeathPlace``)."""
+    drug_related: bool | None = None
+    """Drug-related (ONS definition), drawn by the scenario's share for ``place``; ``None``
+    when the scenario gives no shares."""
 
 
 class LedgerEntry(NamedTuple):

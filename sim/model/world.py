@@ -18,18 +18,27 @@ import simpy
 from ..scenario import Scenario
 from ..streams import Streams
 from ..vocab import DAYS_PER_YEAR, OCU
-from .hazards import INF, death_rate_per_day, next_boundary, post_exit_rate
+from .hazards import EPS, INF, death_rate_per_day, next_boundary, post_exit_rate
 from .monitor import Monitor
 from .outcomes import CLOSABLE, HAT, ONGOING, REHAB, SEGMENT_MODALITIES
 from .people import (
+    COMMUNITY,
+    CUSTODY,
     DEAD,
+    IN_TREATMENT,
+    KEYWORKER_WAIT,
     STATE_NAMES,
+    TRIAGE_WAIT,
     USING_STATES,
     Person,
     draw_attributes,
 )
 from .records import Death, Episode, Relapse, Segment
 from .services import KeyworkerPool, Pool, RehabBudget, TriageClinic
+
+PLACE_OF_STATE = {IN_TREATMENT: "in_treatment", CUSTODY: "custody", TRIAGE_WAIT: "waiting",
+                  KEYWORKER_WAIT: "waiting"}
+"""States whose deaths have one place, whatever the windows (see :meth:`World.death_place`)."""
 
 Stage: TypeAlias = Generator[simpy.Event, Any, int | None]
 """A stage of a life: a SimPy generator that returns the person's next state (``None``
@@ -55,6 +64,8 @@ class World:
         self.run = scenario.run
         """Dates and horizon of the run, which no policy can change."""
         self.streams = streams
+        self.death_causes = streams.get("death_cause")
+        """Draws whether a death is drug-related (only where the scenario gives shares)."""
         self.policy_days = [day for day, _ in scenario.phases()[1:]]
         self.env = env = simpy.Environment()
         self.year = 0  # model years completed (years of 365 days from the start date)
@@ -176,14 +187,37 @@ class World:
         ))
 
     def die(self, person: Person, modality: str | None = None) -> None:
-        """Record the death of ``person`` now (in ``modality``, if in treatment)."""
+        """Record the death of ``person`` now (in ``modality``, if in treatment), with where
+        it happened and, where the scenario gives shares, whether it was drug-related (drawn
+        from a stream of its own, so no other draw moves)."""
         now = self.env.now
         since = None if person.exit_day is None else now - person.exit_day
+        place = self.death_place(person, now)
+        shares = self.parameters.mortality.drug_related_share
+        drug_related = None
+        if shares:
+            drug_related = self.death_causes.random() < shares.get(place, 0.0)
         self.monitor.deaths.append(Death(
             day=now, pid=person.pid, state=STATE_NAMES[person.state], modality=modality,
-            days_since_exit=since, substance=person.attrs["substance"],
+            days_since_exit=since, substance=person.attrs["substance"], place=place,
+            drug_related=drug_related,
         ))
         self.set_state(person, DEAD)
+
+    def death_place(self, person: Person, now: float) -> str:
+        """Where a death of ``person`` on day ``now`` happens, for its cause: the state, or
+        the post-release or post-exit window the person is in (opioid tolerance lost)."""
+        state = person.state
+        if state in PLACE_OF_STATE:
+            return PLACE_OF_STATE[state]
+        mortality = self.parameters.mortality
+        if person.attrs["substance"] in mortality.after_exit_substances:
+            for day, windows, place in ((person.release_day, mortality.after_release,
+                                         "after_release"),
+                                        (person.exit_day, mortality.after_exit, "after_exit")):
+                if day is not None and windows and now - day < windows[-1].until_day - EPS:
+                    return place
+        return "community" if state == COMMUNITY else "after_treatment"
 
     # ------------------------------------------------------------------ episodes and segments
 

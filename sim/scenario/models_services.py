@@ -14,6 +14,7 @@ from ..vocab import (
     REHAB_OUTCOMES,
     REVIEW_OUTCOMES,
     SUBSTANCES,
+    DeathPlace,
     ExitRoute,
     Modality,
     Substance,
@@ -219,6 +220,12 @@ class Mortality(Strict):
         default_factory=list, max_length=100,
         description="raised mortality in the weeks after release from custody, for the "
         "substance groups in after_exit_substances",
+    )
+    drug_related_share: dict[DeathPlace, Probability] = Field(
+        default_factory=dict,
+        description="share of deaths that are drug-related (the ONS definition: drug "
+        "poisoning and drug misuse), by where they happen: community, waiting, in_treatment, "
+        "after_exit, after_release, after_treatment, custody; none given: not known",
     )
     multipliers: Multipliers = Field(default_factory=dict)
 
