@@ -158,3 +158,19 @@ def test_drug_related_deaths_are_drawn_by_place_without_moving_any_other_draw():
     assert {d.place for d in shared.deaths} >= {"community", "in_treatment", "custody"}
     assert all(d.drug_related == bool(places[d.place]) for d in shared.deaths)
     assert all(d.place == "in_treatment" for d in shared.deaths if d.state == "in_treatment")
+
+
+def test_death_and_custody_compete_with_the_waits_when_switched_on():
+    base = {"run.years": 3, "triage.capacity_per_week": 1,
+            "population.community.custody.per_year": 2.0,
+            "mortality.community.per_100_person_years": 20.0}
+    off = simulate(small(base), 11, 0)
+    on = simulate(small({**base, "triage.waiting_risks": True}), 11, 0)
+    assert not [e for e in off.episodes if e.exit_reason == "custody_waiting"]
+    assert not [e for e in off.episodes
+                if e.exit_reason == "died_waiting" and e.triage_day is None]
+    custody = [e for e in on.episodes if e.exit_reason == "custody_waiting"]
+    assert len(custody) >= 5 and any(e.triage_day is None for e in custody)
+    died = [e for e in on.episodes if e.exit_reason == "died_waiting" and e.triage_day is None]
+    assert died
+    assert {d.place for d in on.deaths if d.state == "triage_wait"} == {"waiting"}

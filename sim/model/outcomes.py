@@ -61,6 +61,8 @@ DIED: Final = "died"
 TRIAGED_ONLY: Final = "triaged_only"
 DIED_WAITING: Final = "died_waiting"
 GAVE_UP_WAITING: Final = "gave_up_waiting"
+CUSTODY_WAITING: Final = "custody_waiting"
+"""Episode end: taken into custody while waiting for triage or a keyworker."""
 EXIT_REASONS: Final = (COMPLETED, DROPPED_OUT, TRANSFERRED, DIED)
 """Ways of leaving treatment once started (the ``exits`` metric counts these)."""
 

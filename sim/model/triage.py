@@ -8,8 +8,8 @@ from typing import Any
 import simpy
 
 from ..vocab import DAYS_PER_YEAR
-from .outcomes import DIED_WAITING, GAVE_UP_WAITING, TRIAGED_ONLY
-from .people import COMMUNITY, IN_TREATMENT, KEYWORKER_WAIT, Person
+from .outcomes import CUSTODY_WAITING, DIED_WAITING, GAVE_UP_WAITING, TRIAGED_ONLY
+from .people import COMMUNITY, CUSTODY, IN_TREATMENT, KEYWORKER_WAIT, Person
 from .steps import entry_modality
 from .treatment import treatment
 from .world import Stage, World
@@ -21,9 +21,16 @@ def triage(world: World, person: Person) -> Stage:
     env = world.env
     episode = person.episode
     assert episode is not None
+    risky = world.parameters.triage.waiting_risks
     ev = world.triage.request()
     if ev is not None:
-        yield ev  # a week or two at most: deaths in this short wait are not modelled
+        if not risky:
+            yield ev
+        else:
+            left = yield from wait_for_place(world, person, ev, 0.0, custody=True)
+            if left is not None:
+                world.triage.cancel(ev)
+                return _left_waiting(world, person, left)
     episode.triage_day = env.now
     params = world.parameters.triage
     world.monitor.cost("triage", env.now, env.now, params.cost_per_assessment_gbp)
@@ -38,7 +45,7 @@ def triage(world: World, person: Person) -> Stage:
     if ev is not None:
         abandonment = world.parameters.keyworkers.waiting_abandonment
         per_year = abandonment.per_year * person.factor(abandonment.multipliers)
-        left = yield from wait_for_place(world, person, ev, per_year)
+        left = yield from wait_for_place(world, person, ev, per_year, custody=risky)
         if left is not None:
             world.keyworkers.cancel(ev)
             return _left_waiting(world, person, left)
@@ -51,17 +58,23 @@ def triage(world: World, person: Person) -> Stage:
     return (yield from treatment(world, person, modality, 0.0))
 
 
-def wait_for_place(world: World, person: Person, ev: simpy.Event,
-                   give_up_per_year: float) -> Generator[simpy.Event, Any, str | None]:
-    """Wait for ``ev`` (a place) while death and giving up (``give_up_per_year``) compete.
+def wait_for_place(world: World, person: Person, ev: simpy.Event, give_up_per_year: float,
+                   custody: bool = False) -> Generator[simpy.Event, Any, str | None]:
+    """Wait for ``ev`` (a place) while death, giving up (``give_up_per_year``) and, with
+    ``custody``, custody at the community rate compete (rates read when the wait starts).
 
-    Returns ``None`` once admitted, else :data:`DIED_WAITING` or :data:`GAVE_UP_WAITING`.
+    Returns ``None`` once admitted, else :data:`DIED_WAITING`, :data:`GAVE_UP_WAITING` or
+    :data:`CUSTODY_WAITING`.
     """
     rng = person.rng
-    death = world.death_rate(person,
-                             world.parameters.mortality.community.per_100_person_years)
+    params = world.parameters
+    death = world.death_rate(person, params.mortality.community.per_100_person_years)
     give_up = give_up_per_year / DAYS_PER_YEAR
-    total = death + give_up
+    to_custody = 0.0
+    if custody:
+        rate = params.population.community.custody
+        to_custody = rate.per_year * person.factor(rate.multipliers) / DAYS_PER_YEAR
+    total = death + give_up + to_custody
     if total <= 0:
         yield ev
         return None
@@ -69,7 +82,10 @@ def wait_for_place(world: World, person: Person, ev: simpy.Event,
     yield ev | timer
     if ev.triggered:
         return None
-    return DIED_WAITING if rng.random() * total < death else GAVE_UP_WAITING
+    u = rng.random() * total
+    if u < death:
+        return DIED_WAITING
+    return GAVE_UP_WAITING if u < death + give_up else CUSTODY_WAITING
 
 
 def _left_waiting(world: World, person: Person, reason: str) -> int | None:
@@ -82,5 +98,8 @@ def _left_waiting(world: World, person: Person, reason: str) -> int | None:
     if reason == DIED_WAITING:
         world.die(person)
         return None
+    if reason == CUSTODY_WAITING:
+        world.set_state(person, CUSTODY)
+        return CUSTODY
     world.set_state(person, COMMUNITY)
     return COMMUNITY

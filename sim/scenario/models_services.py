@@ -55,6 +55,12 @@ class Triage(Strict):
     )
     triaged_only: Probability = Field(description="share assessed who do not start treatment")
     cost_per_assessment_gbp: Money = 0.0
+    waiting_risks: bool = Field(
+        default=False,
+        description="when true, death and custody at the community rates compete with the "
+        "wait for triage, and custody also with the wait for a keyworker (death and giving "
+        "up always compete with that wait)",
+    )
 
 
 class Pressure(Strict):
