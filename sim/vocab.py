@@ -36,6 +36,7 @@ __all__ = [
     "DEATH_PLACES",
     "DeathPlace",
     "EXIT_ROUTES",
+    "UNPLANNED_EXITS",
     "ExitRoute",
     "Modality",
     "OstFormulation",
@@ -98,6 +99,10 @@ DeathPlace = Literal["community", "waiting", "in_treatment", "after_exit", "afte
 treatment, in the weeks after leaving treatment or custody (the windows), after treatment
 or in recovery, in custody."""
 DEATH_PLACES: tuple[DeathPlace, ...] = get_args(DeathPlace)
+
+UNPLANNED_EXITS = ("dropped_out", "withdrawn", "declined")
+"""How an unplanned exit is recorded (NDTMS): the client dropped out or left, treatment was
+withdrawn by the provider, or declined by the client."""
 
 REVIEW_OUTCOMES = ("continue", "planned_exit", *MODALITIES)
 """What can happen at a review: stay, leave as planned or move to a modality."""

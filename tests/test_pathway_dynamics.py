@@ -174,3 +174,22 @@ def test_death_and_custody_compete_with_the_waits_when_switched_on():
     died = [e for e in on.episodes if e.exit_reason == "died_waiting" and e.triage_day is None]
     assert died
     assert {d.place for d in on.deaths if d.state == "triage_wait"} == {"waiting"}
+
+
+def test_unplanned_exits_are_recorded_as_england_records_them_without_moving_a_draw():
+    from sim.metrics import replication_tables
+
+    plain = simulate(small({"run.years": 3}), 12, 0)
+    split = simulate(small({"run.years": 3, "exits.unplanned": {
+        "dropped_out": 0.5, "withdrawn": 0.3, "declined": 0.2}}), 12, 0)
+    unplanned = ("dropped_out", "withdrawn", "declined")
+    a = [(e.pid, e.exit_day, e.exit_reason in unplanned) for e in plain.episodes]
+    b = [(e.pid, e.exit_day, e.exit_reason in unplanned) for e in split.episodes]
+    assert a == b  # the same exits on the same days; only their names differ
+    kinds = [e.exit_reason for e in split.episodes if e.exit_reason in unplanned]
+    assert set(kinds) == set(unplanned) and len(kinds) >= 100
+    assert abs(kinds.count("withdrawn") / len(kinds) - 0.3) < 1.96 * (0.3 * 0.7 / len(kinds)) ** 0.5
+    yearly = [replication_tables(r, "s", 0, 12)["yearly"] for r in (plain, split)]
+    for metric in ("exits", "planned_exit_share", "early_unplanned_exit_share"):
+        values = [y.loc[y["metric"] == metric, "value"].tolist() for y in yearly]
+        assert values[0] == values[1], metric

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..model.outcomes import COMPLETED, DROPPED_OUT, EXIT_REASONS, GAVE_UP_WAITING, REHAB
+from ..model.outcomes import COMPLETED, EXIT_REASONS, GAVE_UP_WAITING, REHAB, UNPLANNED
 from ..model.people import IN_TREATMENT, STATE_NAMES
 from ..model.records import Death, LedgerEntry, Records
 from ..vocab import COST_SERVICES, DAYS_PER_YEAR, OCU, REVIEW_DAYS
@@ -158,7 +158,7 @@ def _engagement(year: _Year, overlap: pd.DataFrame) -> dict[str, float]:
     stay = started["days_in_treatment"]
     engaged = (stay >= REVIEW_DAYS) | ((started["exit_reason"] == COMPLETED) & (stay < REVIEW_DAYS))
     v["effective_engagement_share"] = _share(engaged.sum(), len(pres))
-    early = (started["exit_reason"] == DROPPED_OUT) & (stay < REVIEW_DAYS)
+    early = started["exit_reason"].isin(UNPLANNED) & (stay < REVIEW_DAYS)
     v["early_unplanned_exit_share"] = _share(early.sum(), len(pres))
     so_far = np.minimum(overlap["exit_day"].fillna(np.inf), year.y1) - overlap["start_day"]
     done = (overlap["exit_reason"] == COMPLETED) & (overlap["exit_day"] < year.y1)

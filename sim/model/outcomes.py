@@ -63,7 +63,13 @@ DIED_WAITING: Final = "died_waiting"
 GAVE_UP_WAITING: Final = "gave_up_waiting"
 CUSTODY_WAITING: Final = "custody_waiting"
 """Episode end: taken into custody while waiting for triage or a keyworker."""
-EXIT_REASONS: Final = (COMPLETED, DROPPED_OUT, TRANSFERRED, DIED)
+WITHDRAWN: Final = "withdrawn"
+"""Episode end: treatment withdrawn by the provider (an unplanned exit)."""
+DECLINED: Final = "declined"
+"""Episode end: treatment declined by the client (an unplanned exit)."""
+UNPLANNED: Final = (DROPPED_OUT, WITHDRAWN, DECLINED)
+"""Episode ends that are unplanned exits (see ``exits.unplanned``)."""
+EXIT_REASONS: Final = (COMPLETED, DROPPED_OUT, WITHDRAWN, DECLINED, TRANSFERRED, DIED)
 """Ways of leaving treatment once started (the ``exits`` metric counts these)."""
 
 # ---------------------------------------------------------------- segment end reasons

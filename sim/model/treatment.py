@@ -14,6 +14,7 @@ from .outcomes import (
     COMPLETED,
     DETOX,
     DIED,
+    DROPPED_OUT,
     FUNDED,
     HAT,
     LONG_ACTING,
@@ -75,6 +76,8 @@ def exit_treatment(world: World, person: Person, reason: str) -> int | None:
     episode = person.episode
     assert episode is not None
     episode.exit_day = now
+    if reason == DROPPED_OUT:
+        reason = world.unplanned_kind()
     episode.exit_reason = reason
     world.keyworkers.release()
     world.in_treatment.discard(person)

@@ -18,7 +18,7 @@ import simpy
 from ..scenario import Scenario
 from ..streams import Streams
 from ..vocab import DAYS_PER_YEAR, OCU
-from .hazards import EPS, INF, death_rate_per_day, next_boundary, post_exit_rate
+from .hazards import EPS, INF, death_rate_per_day, draw_from, next_boundary, post_exit_rate
 from .monitor import Monitor
 from .outcomes import CLOSABLE, HAT, ONGOING, REHAB, SEGMENT_MODALITIES
 from .people import (
@@ -65,6 +65,8 @@ class World:
         """Dates and horizon of the run, which no policy can change."""
         self.streams = streams
         self.death_causes = streams.get("death_cause")
+        self.exit_kinds = streams.get("exit_kind")
+        """Draws how an unplanned exit is recorded (only where the scenario splits them)."""
         """Draws whether a death is drug-related (only where the scenario gives shares)."""
         self.policy_days = [day for day, _ in scenario.phases()[1:]]
         self.env = env = simpy.Environment()
@@ -176,6 +178,14 @@ class World:
                 rate = released
             until = min(until, end)
         return rate, until
+
+    def unplanned_kind(self) -> str:
+        """How an unplanned exit now is recorded (``exits.unplanned``), drawn from a stream
+        of its own: no other draw moves."""
+        shares = self.parameters.exits.unplanned
+        if len(shares) == 1:
+            return next(iter(shares))
+        return draw_from(shares, self.exit_kinds.random())
 
     def record_relapse(self, person: Person, exit_day: float, returned: bool) -> None:
         """Record that ``person`` relapsed today after the planned exit on ``exit_day``."""

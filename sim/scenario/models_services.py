@@ -14,6 +14,7 @@ from ..vocab import (
     REHAB_OUTCOMES,
     REVIEW_OUTCOMES,
     SUBSTANCES,
+    UNPLANNED_EXITS,
     DeathPlace,
     ExitRoute,
     Modality,
@@ -192,11 +193,17 @@ class Modalities(Strict):
 
 
 class Exits(Strict):
-    """Transfers out of treatment."""
+    """Transfers out of treatment, and how unplanned exits are recorded."""
 
     transfer: Rate = Field(default_factory=Rate)
     transfer_custody_share: Probability = Field(
         default=0.5, description="share of transfers that are into custody (the rest move away)"
+    )
+    unplanned: shares(UNPLANNED_EXITS, "unplanned exit") = Field(
+        default_factory=lambda: {"dropped_out": 1.0},
+        description="how unplanned exits (drop-outs) are recorded: dropped_out, withdrawn "
+        "(by the provider) or declined (by the client); the person returns to the "
+        "community whichever it is",
     )
 
 
