@@ -19,6 +19,7 @@ from sim.streams import Streams
 pytestmark = pytest.mark.model
 
 MODALITIES = ("ost", "psychosocial", "hat", "detox", "rehab")
+TIMINGS = st.sampled_from(["at_review", "continuous"])
 
 
 def shares(keys: tuple[str, ...]) -> st.SearchStrategy[dict[str, float]]:
@@ -75,7 +76,23 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
         "modalities.rehab.budget_per_year_gbp": draw(st.floats(0, 200000)),
         "modalities.rehab.duration": draw(durations),
         "relapse.time_to_relapse": draw(durations),
-        "relapse.sustained_recovery_days": draw(st.floats(1, 800)),
+        "relapse.sustained_recovery_days": draw(st.one_of(st.none(), st.floats(1, 800))),
+        "relapse.recovery.per_year": draw(st.floats(0, 5)),
+        "relapse.by_route": {route: {"time_to_relapse": draw(durations)} for route in draw(
+            st.sets(st.sampled_from(["ost", "hat", "psychosocial", "detox_inpatient",
+                                     "detox_community", "rehab"])))},
+        "modalities.ost.review.planned_exit_timing": draw(TIMINGS),
+        "modalities.psychosocial.review.planned_exit_timing": draw(TIMINGS),
+        "modalities.hat.review.planned_exit_timing": draw(TIMINGS),
+        "triage.waiting_risks": draw(st.booleans()),
+        "exits.unplanned": draw(shares(("dropped_out", "withdrawn", "declined"))),
+        "mortality.custody.per_100_person_years": draw(st.floats(0, 30)),
+        "mortality.after_release": draw(st.sampled_from(
+            [[], [{"until_day": 14, "per_100_person_years": 5.0}]])),
+        "mortality.after_exit_substances": draw(st.sampled_from(
+            [["opiate", "opiate_crack"], ["opiate", "opiate_crack", "crack", "non_opiate"]])),
+        "mortality.drug_related_share": draw(st.sampled_from(
+            [{}, {"community": 0.4, "after_exit": 0.7, "custody": 0.1}])),
         "exits.transfer.per_year": draw(st.floats(0, 2)),
         "mortality.community.per_100_person_years": draw(st.floats(0, 30)),
         "mortality.in_treatment": {"ost": draw(st.floats(0, 30))},

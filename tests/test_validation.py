@@ -320,3 +320,14 @@ def test_the_command_writes_the_table_and_exits_0_whatever_the_verdicts(tmp_path
 def test_the_default_output_is_results_validation():
     from sim.cli.validate_model import DEFAULT_OUT
     assert DEFAULT_OUT == Path("results") / "validation"
+
+
+def test_the_death_rate_counts_drug_related_deaths_only_when_asked_and_known():
+    people = [ep(1, 0, 300, None, None), ep(2, 0, 300, None, None)]
+    known = [death(1, 500)._replace(drug_related=True), death(2, 600)._replace(drug_related=False)]
+    all_cause = value(rec(people, deaths=known), measure="death_rate_per_100py")
+    drug = value(rec(people, deaths=known), measure="death_rate_per_100py", drug_related=True)
+    assert drug == pytest.approx(all_cause / 2)
+    unknown = [death(1, 500), death(2, 600)]
+    assert math.isnan(value(rec(people, deaths=unknown), measure="death_rate_per_100py",
+                            drug_related=True))

@@ -56,6 +56,9 @@ class ModelSpec(Strict):
     name: str | None = None
     modality: str | None = None
     scale: float = Field(default=1.0, gt=0, description="the model value is multiplied by it")
+    drug_related: bool = Field(
+        default=False, description="count drug-related deaths only (blank when the scenario "
+        "gives no drug-related shares)")
     fitted_metrics: list[str] = Field(
         default_factory=list, description="calibration metrics that measure the same thing")
     note: str = Field(default="", description="why the measure was chosen, for the report")
@@ -273,9 +276,15 @@ def abstinent_at(rep: Replication, spec: ModelSpec) -> float:
 
 
 def death_rate_per_100py(rep: Replication, spec: ModelSpec) -> float:
-    """Deaths per 100 person-years of people in treatment in the reporting years, each
-    followed from the reporting start (or first treatment) to death or the run's end."""
+    """Deaths (drug-related only, with ``drug_related``) per 100 person-years of people in
+    treatment in the reporting years, each followed from the reporting start (or first
+    treatment) to death or the run's end."""
     people = rep.treated(rep.start, rep.stop, spec.group)
+    counted = set(rep.death_day)
+    if spec.drug_related:
+        if any(d.drug_related is None for d in rep.rec.deaths):
+            return math.nan  # the scenario gives no drug-related shares
+        counted = {d.pid for d in rep.rec.deaths if d.drug_related}
     deaths, person_days = 0, 0.0
     for pid in people:
         first = min(float(e.start_day) for e in rep.episodes[pid]
@@ -283,7 +292,7 @@ def death_rate_per_100py(rep: Replication, spec: ModelSpec) -> float:
                                                     or e.exit_day >= rep.start))
         end = min(rep.death_day.get(pid, math.inf), rep.rec.end_day)
         person_days += max(0.0, end - max(first, rep.start))
-        deaths += pid in rep.death_day
+        deaths += pid in counted
     return _rate_per_100py(deaths, person_days)
 
 
@@ -384,7 +393,7 @@ MEASURES: dict[str, Measure] = {
                                       "days until", _COHORT, True),
     "abstinent_at": _m(abstinent_at, "share", "days", _COHORT, True),
     "death_rate_per_100py": _m(death_rate_per_100py, "per 100 person-years",
-                               optional="group"),
+                               optional="group drug_related"),
     "deaths_in_treatment_share": _m(deaths_in_treatment_share, "share", optional="group"),
     "deaths_in_treatment_per_100": _m(deaths_in_treatment_per_100, "per 100 people",
                                       optional="group"),
