@@ -193,3 +193,27 @@ def test_unplanned_exits_are_recorded_as_england_records_them_without_moving_a_d
     for metric in ("exits", "planned_exit_share", "early_unplanned_exit_share"):
         values = [y.loc[y["metric"] == metric, "value"].tolist() for y in yearly]
         assert values[0] == values[1], metric
+
+
+def test_transfers_within_the_area_keep_people_in_treatment_with_a_new_episode():
+    from sim.metrics import replication_tables
+
+    base = {"run.years": 3, "exits.transfer.per_year": 1.0}
+    rec = simulate(small({**base, "exits.transfer_within_share": 1.0}), 13, 0)
+    moved = [e for e in rec.episodes if e.transfer_in]
+    assert len(moved) >= 20
+    by_pid = {}
+    for e in rec.episodes:
+        by_pid.setdefault(e.pid, []).append(e)
+    for e in moved:
+        before = by_pid[e.pid][e.episode - 1]
+        assert before.exit_reason == "transferred" and before.exit_day == e.start_day
+        assert e.triage_day is None and e.path[0] == before.path[-1]
+    # nobody left the area or went into custody by transfer
+    assert not [d for d in rec.deaths if d.state == "custody"]
+    yearly = replication_tables(rec, "s", 0, 13)["yearly"]
+    starts = yearly.loc[yearly["metric"] == "treatment_starts", "value"].sum()
+    y0, y1 = 365.0 * rec.warmup_years, 365.0 * (rec.warmup_years + rec.years)
+    first_starts = sum(1 for e in rec.episodes if not e.initial and not e.transfer_in
+                       and e.start_day is not None and y0 <= e.start_day < y1)
+    assert starts == first_starts

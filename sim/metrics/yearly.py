@@ -136,7 +136,7 @@ def _access(year: _Year) -> dict[str, float]:
     v["new_presentations"] = len(pres)
     v["triaged_only_share"] = _share(pres["triaged_only"].sum(), len(pres))
     v["wait_triage_median_days"] = _quantile(pres["wait_triage_days"], 0.5)
-    starts = people[year.in_year("start_day") & ~people["initial"]]
+    starts = people[year.in_year("start_day") & ~people["initial"] & ~people["transfer_in"]]
     v["treatment_starts"] = len(starts)
     w = starts["wait_treatment_days"]
     v["wait_treatment_median_days"] = _quantile(w, 0.5)

@@ -40,6 +40,8 @@ class Episode:
     ost_formulation: str | None = None
     inpatient_detox: bool = False
     abandoned_wait: bool = False
+    transfer_in: bool = False
+    """Started by a transfer from another provider in the area (not a new presentation)."""
 
 
 class Segment(NamedTuple):

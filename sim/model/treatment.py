@@ -66,6 +66,10 @@ def treatment(world: World, person: Person, modality: str, elapsed_days: float) 
                 step, forced = FORCED_BY[step]
             modality = available(world, person, step)
             continue
+        if end.reason == TRANSFERRED and world.transfers_within(person):
+            episode = world.transfer_within(person)
+            modality = available(world, person, modality)  # with another provider
+            continue
         return exit_treatment(world, person, end.reason)
 
 

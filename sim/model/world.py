@@ -20,7 +20,7 @@ from ..streams import Streams
 from ..vocab import DAYS_PER_YEAR, OCU
 from .hazards import EPS, INF, death_rate_per_day, draw_from, next_boundary, post_exit_rate
 from .monitor import Monitor
-from .outcomes import CLOSABLE, HAT, ONGOING, REHAB, SEGMENT_MODALITIES
+from .outcomes import CLOSABLE, HAT, ONGOING, REHAB, SEGMENT_MODALITIES, TRANSFERRED
 from .people import (
     COMMUNITY,
     CUSTODY,
@@ -178,6 +178,24 @@ class World:
                 rate = released
             until = min(until, end)
         return rate, until
+
+    def transfers_within(self, person: Person) -> bool:
+        """Whether a transfer of ``person`` now goes to another provider in the area (one
+        draw from the person's stream, only where the scenario gives a share)."""
+        share = self.parameters.exits.transfer_within_share
+        return share > 0 and person.rng.random() < share
+
+    def transfer_within(self, person: Person) -> Episode:
+        """End the episode of ``person`` as transferred and start a new one today with
+        another provider in the area (same modality, keyworker place kept); returns it."""
+        now = self.env.now
+        old = person.episode
+        assert old is not None
+        old.exit_day, old.exit_reason = now, TRANSFERRED
+        episode = self.open_episode(person, initial=False, source=old.source, referral_day=now,
+                                    previously_treated=True, start_day=now)
+        episode.transfer_in = True
+        return episode
 
     def unplanned_kind(self) -> str:
         """How an unplanned exit now is recorded (``exits.unplanned``), drawn from a stream

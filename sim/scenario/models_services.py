@@ -199,6 +199,12 @@ class Exits(Strict):
     transfer_custody_share: Probability = Field(
         default=0.5, description="share of transfers that are into custody (the rest move away)"
     )
+    transfer_within_share: Probability = Field(
+        default=0.0,
+        description="share of transfers that go to another provider in the area, with "
+        "continuity: the episode ends 'transferred' and a new one starts the same day in the "
+        "same modality, keeping the keyworker place (transfer_custody_share splits the rest)",
+    )
     unplanned: shares(UNPLANNED_EXITS, "unplanned exit") = Field(
         default_factory=lambda: {"dropped_out": 1.0},
         description="how unplanned exits (drop-outs) are recorded: dropped_out, withdrawn "
