@@ -125,6 +125,7 @@ def test_planned_exits_in_continuous_time_leave_between_reviews():
     assert any(d < 84 for d in _completed_stays(continuous, "psychosocial"))
 
 
+@pytest.mark.slow
 def test_continuous_planned_exits_keep_the_share_per_interval():
     """Psychosocial stays with nothing but planned exits (share 0.26 a review): the share
     completed within the first 84 days is 0.26 in both timings, inside a 95% interval."""

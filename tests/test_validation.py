@@ -289,6 +289,7 @@ SMALL_FILE = """figures:
 
 
 @pytest.mark.slow
+@pytest.mark.slow
 def test_the_command_writes_the_table_and_exits_0_whatever_the_verdicts(tmp_path, capsys):
     scenario = small_scenario_file(tmp_path)
     vfile = tmp_path / "validation.yaml"
