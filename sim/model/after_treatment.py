@@ -85,10 +85,16 @@ def death_and_moving(world: World, person: Person, base: float) -> tuple[float, 
     rng = person.rng
     death_rate = world.death_rate(person, base)
     t_death = rng.expovariate(death_rate) if death_rate > 0 else INF
-    moving = world.parameters.population.community.moving_away
-    moving_rate = moving.per_year * person.factor(moving.multipliers) / DAYS_PER_YEAR
+    moving_rate = moving_per_day(world, person)
     t_move = rng.expovariate(moving_rate) if moving_rate > 0 else INF
     return t_death, t_move
+
+
+def moving_per_day(world: World, person: Person) -> float:
+    """The hazard (per day) of moving out of the area for ``person``, under the parameters
+    in force."""
+    moving = world.parameters.population.community.moving_away
+    return moving.per_year * person.factor(moving.multipliers) / DAYS_PER_YEAR
 
 
 def recovered(world: World, person: Person) -> Stage:
@@ -97,8 +103,7 @@ def recovered(world: World, person: Person) -> Stage:
     rng = person.rng
     params = world.parameters
     death_rate = world.death_rate(person, params.mortality.after_treatment.per_100_person_years)
-    moving = params.population.community.moving_away
-    moving_rate = moving.per_year * person.factor(moving.multipliers) / DAYS_PER_YEAR
+    moving_rate = moving_per_day(world, person)
     total = death_rate + moving_rate
     if total <= 0:
         return None
