@@ -218,3 +218,22 @@ def test_transfers_within_the_area_keep_people_in_treatment_with_a_new_episode()
     first_starts = sum(1 for e in rec.episodes if not e.initial and not e.transfer_in
                        and e.start_day is not None and y0 <= e.start_day < y1)
     assert starts == first_starts
+
+
+def _after_exit_death_routes(rec) -> list[str]:
+    """The exit route behind each death in an after-exit window."""
+    route = {(e.pid, e.exit_day): e.route for e in rec.episodes if e.exit_day is not None}
+    return [route[(d.pid, d.day - d.days_since_exit)] for d in rec.deaths
+            if d.place == "after_exit"]
+
+
+def test_the_after_exit_windows_scale_by_how_treatment_ended():
+    quiet = {"mortality.community.per_100_person_years": 0.0,
+             "mortality.in_treatment": {}, "mortality.ost_induction.per_100_person_years": 0.0,
+             "mortality.after_treatment.per_100_person_years": 0.0, "run.years": 3,
+             "mortality.after_exit": [{"until_day": 28, "per_100_person_years": 300.0}]}
+    plain = _after_exit_death_routes(simulate(small(quiet), 13, 0))
+    assert plain.count("ost") >= 5
+    scaled = _after_exit_death_routes(simulate(small(
+        {**quiet, "mortality.after_exit_multipliers": {"ost": 1e-9}}), 13, 0))
+    assert len(scaled) >= 5 and "ost" not in scaled  # no deaths in the window after OST

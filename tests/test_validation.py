@@ -162,6 +162,7 @@ def test_exit_mix_rehab_share_step_outcome_and_long_stays():
     episodes = [ep(1, 0, 400, 450, "completed"), ep(2, 0, 400, 500, "dropped_out"),
                 ep(3, 0, 400, 600, "died"), ep(4, 0, 400, 650, "transferred"),
                 ep(5, 0, 400, 700, "completed", ("ost", "rehab")),
+                ep(9, 0, 400, 480, "withdrawn"), ep(10, 0, 400, 490, "declined"),
                 ep(6, 0, -2000, None, None), ep(7, 0, 100, None, None),
                 ep(8, 0, 450, None, None, ("rehab", "ost"))]
     segments = [Segment(5, 0, "ost", 400, 620, "rehab"),
@@ -171,9 +172,10 @@ def test_exit_mix_rehab_share_step_outcome_and_long_stays():
                 Segment(6, 0, "ost", -2000, 1130, "ongoing"),
                 Segment(7, 0, "psychosocial", 100, 1130, "ongoing")]
     r = rec(episodes, segments=segments)
-    assert value(r, measure="exit_mix", reason="completed") == pytest.approx(2 / 5)
-    assert value(r, measure="exit_mix", reason="died") == pytest.approx(1 / 5)
-    assert value(r, measure="rehab_share") == pytest.approx(2 / 8)
+    assert value(r, measure="exit_mix", reason="completed") == pytest.approx(2 / 7)
+    assert value(r, measure="exit_mix", reason="died") == pytest.approx(1 / 7)
+    assert value(r, measure="exit_mix", reason="unplanned") == pytest.approx(3 / 7)
+    assert value(r, measure="rehab_share") == pytest.approx(2 / 10)
     assert value(r, measure="step_outcome", modality="rehab", reason="completed") == 0.5
     # open at day 730: pid 6 (2,730 days), 7 (630), 8 (280); on OST then: 6 and 8
     assert value(r, measure="in_treatment_longer_than", days=1826) == pytest.approx(1 / 3)
@@ -197,6 +199,10 @@ def test_the_metric_measure_is_the_yearly_metric_of_the_run():
     ({"measure": "represented_within"}, "days: measure represented_within needs days"),
     ({"measure": "rehab_share", "days": 3}, "days: measure rehab_share takes no days"),
     ({"measure": "exit_mix", "reason": "left"}, "'left' is not an exit reason"),
+    ({"measure": "step_outcome", "modality": "ost", "reason": "unplanned"},
+     "'unplanned' is not an exit reason"),
+    ({"measure": "represented_within", "days": 9, "after": ["unplanned"]},
+     "'unplanned' is not an exit reason"),
     ({"measure": "relapsed_within", "days": 7, "route": "spa"}, "'spa' is not a modality"),
     ({"measure": "metric", "name": "phof"}, "unknown metric 'phof'"),
 ])

@@ -25,7 +25,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from ..metrics import people_table, unknown_metric, yearly_metrics
-from ..model.outcomes import COMPLETED, EXIT_REASONS, ONGOING, REHAB
+from ..model.outcomes import COMPLETED, EXIT_REASONS, ONGOING, REHAB, UNPLANNED
 from ..model.people import IN_TREATMENT, STATE_NAMES
 from ..model.records import Episode, Records
 from ..scenario import MAX_FOLLOW_UP_DAYS, Strict
@@ -109,10 +109,14 @@ def spec_problem(spec: ModelSpec) -> str | None:
     for key in sorted(given - m.required - m.optional):
         allowed = sorted(m.required | m.optional) or ["nothing"]
         return f"{key}: measure {spec.measure} takes no {key} (it takes {', '.join(allowed)})"
-    bad = [r for r in (spec.after or []) + ([spec.reason] if spec.measure in
-           ("exit_mix", "step_outcome") else []) if r not in EXIT_REASONS]
+    mix = (*EXIT_REASONS, "unplanned")  # exit_mix's "unplanned": any of UNPLANNED
+    bad = [(r, EXIT_REASONS) for r in spec.after or [] if r not in EXIT_REASONS] + [
+        (spec.reason, allowed) for measure, allowed in (("exit_mix", mix),
+                                                        ("step_outcome", EXIT_REASONS))
+        if spec.measure == measure and spec.reason not in allowed]
     if bad:
-        return f"after/reason: {bad[0]!r} is not an exit reason ({', '.join(EXIT_REASONS)})"
+        (reason, allowed), = bad[:1]
+        return f"after/reason: {reason!r} is not an exit reason ({', '.join(allowed)})"
     bad = [r for r in (*spec.routes, spec.modality or MODALITIES[0]) if r not in MODALITIES]
     if bad:
         return f"route/modality: {bad[0]!r} is not a modality ({', '.join(MODALITIES)})"
@@ -313,10 +317,12 @@ def deaths_in_treatment_per_100(rep: Replication, spec: ModelSpec) -> float:
 
 
 def exit_mix(rep: Replication, spec: ModelSpec) -> float:
-    """Share of exits in the reporting years (completed, dropped out, transferred, died)
-    whose reason is ``reason``."""
+    """Share of exits in the reporting years (completed, dropped out, withdrawn, declined,
+    transferred, died) whose reason is ``reason`` (``unplanned``: any of the three
+    unplanned reasons)."""
     cohort = rep.exits(spec, reasons=EXIT_REASONS)
-    return _share(sum(e.exit_reason == spec.reason for e in cohort), len(cohort))
+    wanted = UNPLANNED if spec.reason == "unplanned" else (spec.reason,)
+    return _share(sum(e.exit_reason in wanted for e in cohort), len(cohort))
 
 
 def rehab_share(rep: Replication, spec: ModelSpec) -> float:

@@ -12,20 +12,9 @@ from __future__ import annotations
 
 from ..vocab import DAYS_PER_YEAR
 from .hazards import EPS, INF, hazard_crossing
-from .outcomes import DETOX, SELF_REFERRAL
+from .outcomes import SELF_REFERRAL
 from .people import COMMUNITY, MOVED_AWAY, RECOVERED, TRIAGE_WAIT, Person
 from .world import Stage, World
-
-
-def exit_route(person: Person) -> str:
-    """How the person's last episode ended as planned: the modality left, with detox split
-    into ``detox_inpatient`` and ``detox_community``."""
-    episode = person.episode
-    assert episode is not None and episode.path
-    last = episode.path[-1]
-    if last == DETOX:
-        return "detox_inpatient" if episode.inpatient_detox else "detox_community"
-    return last
 
 
 def after_treatment(world: World, person: Person) -> Stage:
@@ -40,7 +29,8 @@ def after_treatment(world: World, person: Person) -> Stage:
     rng = person.rng
     budget = rng.expovariate(1.0)
     exit_day = env.now
-    route = exit_route(person)
+    route = person.exit_route
+    assert route is not None
     while True:
         params = world.parameters
         now = env.now

@@ -61,7 +61,7 @@ class Person:
     """
 
     __slots__ = (
-        "pid", "rng", "attrs", "state", "exit_day", "release_day", "episodes",
+        "pid", "rng", "attrs", "state", "exit_day", "exit_route", "release_day", "episodes",
         "episode", "modality", "segment_start", "segment_gbp_per_day", "process",
         "treatment_year", "using_year", "ever_treated", "cache",
     )
@@ -72,6 +72,7 @@ class Person:
         self.attrs = attrs
         self.state = COMMUNITY
         self.exit_day: float | None = None  # day of the last exit from treatment
+        self.exit_route: str | None = None  # how that exit came (Episode.route)
         self.release_day: float | None = None  # day of the last release from custody
         self.episodes = 0
         self.episode: Episode | None = None

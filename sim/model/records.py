@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from .outcomes import DETOX
+
 
 @dataclass(slots=True)
 class Episode:
@@ -42,6 +44,18 @@ class Episode:
     abandoned_wait: bool = False
     transfer_in: bool = False
     """Started by a transfer from another provider in the area (not a new presentation)."""
+
+    @property
+    def route(self) -> str | None:
+        """How the episode ended, as an exit route (``sim.vocab.ExitRoute``): the last
+        modality, with detox split into ``detox_inpatient`` and ``detox_community``;
+        ``None`` if no treatment started."""
+        if not self.path:
+            return None
+        last = self.path[-1]
+        if last == DETOX:
+            return "detox_inpatient" if self.inpatient_detox else "detox_community"
+        return last
 
 
 class Segment(NamedTuple):

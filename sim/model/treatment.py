@@ -92,6 +92,7 @@ def exit_treatment(world: World, person: Person, reason: str) -> int | None:
         world.die(person, episode.path[-1] if episode.path else None)
         return None
     person.exit_day = now
+    person.exit_route = episode.route
     if reason == COMPLETED:
         world.set_state(person, AFTER_TREATMENT)
         return AFTER_TREATMENT

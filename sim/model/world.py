@@ -165,12 +165,15 @@ class World:
 
     def post_exit_rate(self, person: Person, now: float, base: float) -> tuple[float, float]:
         """(per-100-person-year death rate, day it stops applying) in the weeks after
-        leaving treatment or custody, for the substance groups the windows apply to;
-        ``base`` outside every window. In two windows at once, the higher rate applies."""
+        leaving treatment or custody, for the substance groups the windows apply to, the
+        after-exit rate scaled by the exit route's multiplier; ``base`` outside every
+        window. In two windows at once, the higher rate applies."""
         mortality = self.parameters.mortality
         if person.attrs["substance"] not in mortality.after_exit_substances:
             return base, INF
         rate, until = post_exit_rate(mortality.after_exit, person.exit_day, now, base)
+        if until < INF and person.exit_route in mortality.after_exit_multipliers:
+            rate *= mortality.after_exit_multipliers[person.exit_route]  # type: ignore[index]
         if mortality.after_release and person.release_day is not None:
             released, end = post_exit_rate(mortality.after_release, person.release_day, now,
                                            base)

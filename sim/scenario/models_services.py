@@ -229,6 +229,12 @@ class Mortality(Strict):
     after_treatment: DeathRate = Field(
         default_factory=DeathRate, description="people not using (after treatment or recovered)"
     )
+    after_exit_multipliers: dict[ExitRoute, Factor] = Field(
+        default_factory=dict,
+        description="multiplier of the after_exit rates by how treatment ended (ost, hat, "
+        "psychosocial, detox_inpatient, detox_community, rehab; planned or not): tolerance "
+        "lost in detox or rehab raises the risk above that after leaving OST",
+    )
     after_exit_substances: list[Substance] = Field(
         default_factory=lambda: list(SUBSTANCES), max_length=len(SUBSTANCES),
         description="substance groups the after-exit windows apply to (loss of opioid "
