@@ -49,6 +49,20 @@ SMALL = {
 """The example at a quarter of its size and a short horizon: fast for tests."""
 
 
+def pathway_structure() -> dict[str, Any]:
+    """The pathway structure of ``scenarios/england.yaml`` (relapse by route, recovery
+    hazard, continuous planned exits, custody and tolerance mortality, drug-related
+    shares, waiting risks, unplanned kinds, transfers within the area) as overrides."""
+    england = yaml.safe_load((ROOT / "scenarios" / "england.yaml").read_text())
+    out: dict[str, Any] = {"triage.waiting_risks": england["triage"]["waiting_risks"],
+                           "relapse": england["relapse"], "exits": england["exits"]}
+    out.update({f"mortality.{key}": value for key, value in england["mortality"].items()})
+    for modality in ("ost", "psychosocial", "hat"):
+        key = f"modalities.{modality}.review.planned_exit_timing"
+        out[key] = england["modalities"][modality]["review"]["planned_exit_timing"]
+    return out
+
+
 def small(overrides: dict[str, Any] | None = None) -> Scenario:
     """The example at a quarter of its size and a short horizon (``SMALL``)."""
     return scenario({**SMALL, **(overrides or {})})

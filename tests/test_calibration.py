@@ -121,6 +121,23 @@ def test_england_uses_the_outside_evidence():
     assert checked >= 10
 
 
+def test_every_judgement_states_its_range():
+    """A judgement carries low and high of the value's shape, with the value between (low
+    and high are the weak and strong ends of the effect, so either may be the larger)."""
+    evidence = yaml.safe_load((ROOT / "calibration" / "evidence.yaml").read_text())["evidence"]
+    judgements = [item for item in evidence if item.get("kind") == "judgement"]
+    assert len(judgements) >= 6
+    for item in judgements:
+        value, low, high = (item[k] for k in ("value", "low", "high"))
+        values, lows, highs = ([v] if not isinstance(v, list) else v for v in (value, low, high))
+        assert len(values) == len(lows) == len(highs), item["name"]
+        assert all(min(lo, hi) <= v <= max(lo, hi)
+                   for v, lo, hi in zip(values, lows, highs, strict=True)), item["name"]
+        assert "judgement" in item["source"].lower(), item["name"]
+    names = [item["name"] for item in evidence]
+    assert len(names) == len(set(names))
+
+
 def test_fitted_key_applies_parameters_last(tmp_path):
     (tmp_path / "fit.yaml").write_text(
         "parameters:\n  referral.self.per_year: 0.33\n"

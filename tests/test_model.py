@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from helpers import small
+from helpers import pathway_structure, scenario, small
 
 import sim
 from sim.metrics import replication_tables
@@ -16,9 +16,14 @@ from sim.streams import Streams
 pytestmark = pytest.mark.model
 
 
-def test_people_are_conserved_at_every_year_end(example):
+@pytest.mark.parametrize("structure", [False, True], ids=["example", "pathway_structure"])
+def test_people_are_conserved_at_every_year_end(example, structure):
     """community + waiting + in treatment + after treatment (+ custody, recovered)
-    + dead + moved away = initial + incidence, and every counter matches the people."""
+    + dead + moved away = initial + incidence, and every counter matches the people; also
+    with England's pathway structure on (custody from the waits, transfers within the
+    area, relapse straight back to treatment)."""
+    if structure:
+        example = scenario(pathway_structure())
     model = Model(example, Streams(3, 0))
     model.start()
     initial = example.population.initial.community + example.population.initial.in_treatment

@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 import pytest
-from helpers import example_data, with_overrides
+from helpers import example_data, pathway_structure, with_overrides
 
 import sim
 from sim.metrics import replication_tables
@@ -111,13 +111,15 @@ def _window_l_and_entries(sc: sim.Scenario, seed: int, rep: int):
     return rec, people, t0, t1, area
 
 
-def test_time_in_treatment_adds_up_sample_path():
+@pytest.mark.parametrize("structure", [False, True], ids=["example", "pathway_structure"])
+def test_time_in_treatment_adds_up_sample_path(structure):
     """The monitor's integral of people in treatment over the reporting years equals the
-    sum, over episodes, of the days each spent in treatment inside those years."""
+    sum, over episodes, of the days each spent in treatment inside those years (with
+    England's pathway structure too, where a transfer within the area splits a stay)."""
     sc = parse_scenario(with_overrides(example_data(), {
         "population.initial.community": 300, "population.initial.in_treatment": 300,
         "population.incidence_per_year": 45, "keyworkers.staff": 6,
-        "run.warmup_years": 1, "run.years": 3}))
+        "run.warmup_years": 1, "run.years": 3, **(pathway_structure() if structure else {})}))
     _, people, t0, t1, area = _window_l_and_entries(sc, 5, 0)
     tx = people[people["start_day"].notna()]
     end = tx["exit_day"].fillna(np.inf)
@@ -126,11 +128,14 @@ def test_time_in_treatment_adds_up_sample_path():
 
 
 @pytest.mark.slow
-def test_littles_law_on_the_models_own_output():
+@pytest.mark.parametrize("structure", [False, True], ids=["example", "pathway_structure"])
+def test_littles_law_on_the_models_own_output(structure):
     """In steady state, mean number in treatment = entry rate x mean time in treatment.
 
     The variant has exponential stays of a few months so that a 3-year warm-up reaches
-    steady state, and long follow-up so that every entry's whole stay is observed."""
+    steady state, and long follow-up so that every entry's whole stay is observed. With
+    England's pathway structure on, an entry is any episode start, a transfer within the
+    area included."""
     sc = parse_scenario(with_overrides(example_data(), {
         "population.initial.community": 400, "population.initial.in_treatment": 200,
         "population.initial.time_in_treatment": {"dist": "exponential", "mean_days": 150},
@@ -139,6 +144,7 @@ def test_littles_law_on_the_models_own_output():
         "modalities.ost.dropout": {"dist": "exponential", "mean_days": 300},
         "modalities.hat.dropout": {"dist": "exponential", "mean_days": 300},
         "run.warmup_years": 3, "run.years": 6, "run.follow_up_days": 365 * 8,
+        **(pathway_structure() if structure else {}),
     }))
     rel = []
     for rep in range(10):
