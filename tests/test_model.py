@@ -231,3 +231,25 @@ def test_rehab_refusals_are_counted_in_the_year_they_happen():
     assert got == expected and sum(got) > 0
     paths = replication_tables(rec, "r", 0, 3)["people"]["path"].str.count("rehab_refused")
     assert paths.sum() == len(rec.rehab_refusals)  # each refusal also marks its episode
+
+
+def test_people_whose_life_ended_free_their_stream_and_caches(example):
+    model = Model(example, Streams(3, 0))
+    model.run()
+    gone = [p for p in model.world.people if STATE_NAMES[p.state] in ("dead", "moved_away")]
+    assert gone and all(p.rng is None and p.process is None and not p.cache for p in gone)
+    assert all(p.rng is not None for p in model.world.people if p not in gone)
+
+
+def test_a_multiplier_on_a_dynamic_attribute_follows_the_attribute():
+    import random
+
+    from sim.model.people import Person
+
+    person = Person(0, random.Random(1), {"substance": "opiate"})
+    table = {"ost_setting": {"gp_shared_care": 0.7}, "substance": {"opiate": 2.0}}
+    assert person.factor(table) == 2.0
+    person.set_attr("ost_setting", "gp_shared_care")
+    assert person.factor(table) == pytest.approx(1.4)
+    person.set_attr("ost_setting", None)
+    assert person.factor(table) == 2.0

@@ -133,7 +133,7 @@ class Model:
             person.process = world.env.process(self.life(person, COMMUNITY))
         for _ in range(initial.in_treatment):
             person = world.new_person(initial.substance)
-            person.attrs["previously_treated"] = "true"
+            person.set_attr("previously_treated", "true")
             elapsed_days = initial.time_in_treatment.sample(person.rng)
             world.enter(person, IN_TREATMENT)
             person.process = world.env.process(self._carried_in(person, elapsed_days))
@@ -142,6 +142,7 @@ class Model:
         """Walk ``person`` through stages from ``state`` until their life in the model ends."""
         while state is not None:
             state = yield from STAGES[state](self.world, person)
+        person.retire()
 
     def _carried_in(self, person: Person, elapsed_days: float) -> Process:
         state = yield from carried_in(self.world, person, elapsed_days)

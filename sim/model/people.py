@@ -63,7 +63,7 @@ class Person:
     __slots__ = (
         "pid", "rng", "attrs", "state", "exit_day", "exit_route", "release_day", "episodes",
         "episode", "modality", "segment_start", "segment_gbp_per_day", "process",
-        "treatment_year", "using_year", "ever_treated", "cache",
+        "treatment_year", "using_year", "ever_treated", "cache", "dynamic_cache",
     )
 
     def __init__(self, pid: int, rng: random.Random, attrs: dict[str, str]) -> None:
@@ -84,9 +84,12 @@ class Person:
         self.using_year = -1  # last model year counted as using during the year
         self.ever_treated = False
         self.cache: dict[int, float] = {}  # id(multiplier table) -> factor for this person
+        self.dynamic_cache: dict[int, float] = {}  # the same, for tables on dynamic attributes
 
     def set_attr(self, name: str, level: str | None) -> None:
         """Change one of the :data:`DYNAMIC_ATTRIBUTES` (``None`` removes it)."""
+        if self.dynamic_cache:
+            self.dynamic_cache.clear()
         if level is None:
             self.attrs.pop(name, None)
         else:
@@ -95,19 +98,29 @@ class Person:
     def factor(self, table: dict[str, dict[str, float]]) -> float:
         """This person's multiplier from ``table`` (no unit; 1 for an empty table).
 
-        Tables keyed only on fixed attributes are cached (by table identity) for the
-        person's life; tables keyed on a dynamic attribute are computed each time.
+        Cached by table identity: for the person's life when the table is keyed only on
+        fixed attributes, until the next :meth:`set_attr` when it names a dynamic one.
         """
         if not table:
             return 1.0
         key = id(table)
         value = self.cache.get(key)
         if value is None:
-            value = multiplier(table, self.attrs)
-            if not DYNAMIC_ATTRIBUTES.isdisjoint(table):
-                return value
-            self.cache[key] = value
+            value = self.dynamic_cache.get(key)
+            if value is None:
+                value = multiplier(table, self.attrs)
+                if DYNAMIC_ATTRIBUTES.isdisjoint(table):
+                    self.cache[key] = value
+                else:
+                    self.dynamic_cache[key] = value
         return value
+
+    def retire(self) -> None:
+        """Free what a person whose life in the model has ended (dead or moved away) no
+        longer needs: their random stream, caches and process. Their records stay."""
+        self.rng = None  # type: ignore[assignment]
+        self.cache = self.dynamic_cache = {}
+        self.process = None
 
 
 def draw_attributes(rng: random.Random, attributes: Attributes,
