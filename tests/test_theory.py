@@ -15,65 +15,13 @@ import pytest
 from helpers import example_data, pathway_structure, with_overrides
 
 import sim
+from benchmarks.scenarios import erlang_c_wait, mmc_scenario
 from sim.metrics import replication_tables
 from sim.model import simulate
 from sim.scenario import parse_scenario
 from sim.stats import t_interval
 
 pytestmark = pytest.mark.model
-
-FIXED0 = {"dist": "fixed", "days": 0}
-
-
-def erlang_c_wait(lam: float, mu: float, c: int) -> float:
-    """Mean wait in queue (days) of an M/M/c queue: arrival rate lam, service rate mu."""
-    a = lam / mu
-    top = a**c / math.factorial(c) * c / (c - a)
-    bottom = sum(a**k / math.factorial(k) for k in range(c)) + top
-    return top / bottom / (c * mu - lam)
-
-
-def mmc_scenario(lam_per_year: float, mean_days: float, c: int) -> sim.Scenario:
-    """Incidence is Poisson and every new person refers after an i.i.d. exponential delay
-    (so referrals are Poisson too); one visit each; exponential treatment; c places."""
-    never = {"previously_treated": {"true": 0}}
-    review = {"probabilities": {"continue": 1.0}}
-    data = {
-        "name": "mmc",
-        "run": {"start_date": "2020-01-01", "warmup_years": 1, "years": 8,
-                "follow_up_days": 0, "replications": 20, "seed": 7},
-        "population": {
-            "initial": {"community": 0, "in_treatment": 0, "time_in_treatment": FIXED0},
-            "incidence_per_year": lam_per_year,
-            "attributes": {
-                "substance": {"non_opiate": 1.0}, "sex": {"male": 1.0},
-                "age_band": {"30-49": 1.0},
-                "injecting": {"opiate": 0, "opiate_crack": 0, "crack": 0, "non_opiate": 0},
-                "mental_health": 0, "housing_need": 0,
-            },
-        },
-        "referral": {"self": {"per_year": 365.0, "multipliers": never},
-                     "gp": {"per_year": 0}, "criminal_justice": {"per_year": 0}},
-        "triage": {"triaged_only": 0},
-        "keyworkers": {"mode": "queue", "staff": 1, "caseload_cap": c},
-        "entry": {g: {"psychosocial": 1.0}
-                  for g in ("opiate", "opiate_crack", "crack", "non_opiate")},
-        "modalities": {
-            "ost": {"setting": {"specialist": 1}, "formulation": {"oral": 1},
-                    "dropout": {"dist": "exponential", "mean_days": 100}, "review": review},
-            "psychosocial": {"dropout": {"dist": "exponential", "mean_days": mean_days},
-                             "review": review},
-            "hat": {"places": 0, "dropout": {"dist": "exponential", "mean_days": 100},
-                    "review": review},
-            "detox": {"community_duration": FIXED0, "inpatient_duration": FIXED0,
-                      "community_outcome": {"planned_exit": 1},
-                      "inpatient_outcome": {"planned_exit": 1}},
-            "rehab": {"budget_per_year_gbp": 0, "price_per_week_gbp": 1,
-                      "duration": FIXED0, "outcome": {"planned_exit": 1}},
-        },
-        "relapse": {"time_to_relapse": {"dist": "exponential", "mean_days": 1000}},
-    }
-    return parse_scenario(data)
 
 
 @pytest.mark.slow

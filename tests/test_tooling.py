@@ -32,6 +32,17 @@ def test_engine_benchmark_runs_small():
 
 
 @pytest.mark.slow
+def test_mmc_benchmark_runs_small():
+    out = subprocess.run([sys.executable, "benchmarks/mmc.py", "--days", "365",
+                          "--repeats", "1"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "Erlang C mean wait" in out.stdout
+    assert "treatsim" in out.stdout and "customers/s" in out.stdout
+    assert "ratio treatsim/SimPy" in out.stdout
+
+
+@pytest.mark.slow
 def test_schema_is_json_and_lists_every_section():
     out = subprocess.run([sys.executable, "-m", "sim", "schema"], cwd=ROOT,
                          capture_output=True, text=True)
