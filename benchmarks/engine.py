@@ -2,6 +2,7 @@
 
     python benchmarks/engine.py            # 10-year replications at 1x, 4x and 16x Hampshire
     python benchmarks/engine.py --small    # a quick version for CI logs
+    python benchmarks/engine.py --national # one 10-year national replication only
 
 Prints:
 * the cost per event at 1x, 4x and 16x Hampshire scale, before and after the collector is
@@ -11,7 +12,9 @@ Prints:
   same events and the same records;
 * model events per second beside a bare SimPy timeout loop in the same process;
 * wall time and peak memory of one replication at Hampshire scale (3,200 people using,
-  1,350 in treatment, about 900 new presentations a year), and the metric tables' time.
+  1,350 in treatment, about 900 new presentations a year), and the metric tables' time;
+* with ``--national`` instead: one replication of ``scenarios/england_national.yaml``
+  (England at national scale), its wall time, events and peak RSS.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import simpy
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.scenarios import hampshire_scale  # noqa: E402
+from benchmarks.scenarios import hampshire_scale, national  # noqa: E402
 from sim.execute.limits import estimate_run  # noqa: E402
 from sim.metrics import replication_tables  # noqa: E402
 from sim.model import Model, simulate  # noqa: E402
@@ -85,12 +88,32 @@ def per_event(years: int, sizes: list[int]) -> None:
               flush=True)
 
 
+def national_run(years: int) -> None:
+    """Print the wall time, events and peak RSS of one national replication (run alone in
+    this process, so the RSS is the replication's)."""
+    sc = national(years)
+    people = sc.population.initial.community + sc.population.initial.in_treatment
+    gc.collect()
+    t0 = time.perf_counter()
+    rec = Model(sc, Streams(sc.run.seed, 0)).run()
+    wall = time.perf_counter() - t0
+    rss_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    print(f"national ({years}-year replication of scenarios/england_national.yaml, "
+          f"{people:,} people at the start): {wall:,.0f} s, {rec.events:,} events "
+          f"({wall / rec.events * 1e6:.1f} microseconds each), peak RSS {rss_gib:.2f} GiB")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--small", action="store_true", help="2 years, 1 repeat (for CI logs)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--sizes", default="1,4,16", help="population multiples, e.g. 1,4,16")
+    ap.add_argument("--national", type=int, nargs="?", const=10, metavar="YEARS",
+                    help="only one national replication (default 10 years)")
     args = ap.parse_args()
+    if args.national:
+        national_run(args.national)
+        return
     years, repeats = (2, 1) if args.small else (10, args.repeats)
     per_event(years, [1, 4] if args.small else [int(x) for x in args.sizes.split(",")])
     sc = hampshire_scale(years)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from sim.scenario import Scenario, parse_scenario
+from sim.scenario import Scenario, load_scenario, parse_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -46,6 +46,14 @@ def hampshire_scale(years: int = 10, times: int = 1) -> Scenario:
         mods["rehab"]["budget_per_year_gbp"] *= times
         mods["hat"]["fixed_cost_per_year_gbp"] *= times
     return parse_scenario(data)
+
+
+def national(years: int = 10) -> Scenario:
+    """``scenarios/england_national.yaml`` (England at national scale) run for ``years``
+    from its start, with no warm-up and no follow-up."""
+    raw = load_scenario(ROOT / "scenarios" / "england_national.yaml").model_dump(by_alias=True)
+    raw["run"].update({"warmup_years": 0, "years": years, "follow_up_days": 0})
+    return parse_scenario(raw)
 
 
 FIXED0 = {"dist": "fixed", "days": 0}

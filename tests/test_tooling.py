@@ -158,3 +158,13 @@ def test_compare_command_writes_tables_and_report_and_refuses_mismatched_years(t
                          text=True, timeout=600)
     assert bad.returncode == 2 and "run.years" in bad.stderr
     assert not (tmp_path / "no").exists()
+
+
+def test_the_national_benchmark_runs_england_national_without_warm_up():
+    from benchmarks.scenarios import national
+
+    sc = national(2)
+    assert (sc.run.warmup_years, sc.run.years, sc.run.follow_up_days) == (0, 2, 0.0)
+    assert sc.name == "england_national"
+    assert sc.population.initial.in_treatment == 150_000
+    assert sc.triage.waiting_risks and sc.relapse.sustained_recovery_days is None
