@@ -253,3 +253,21 @@ def test_a_multiplier_on_a_dynamic_attribute_follows_the_attribute():
     assert person.factor(table) == pytest.approx(1.4)
     person.set_attr("ost_setting", None)
     assert person.factor(table) == 2.0
+
+
+def test_a_closure_plan_into_a_closed_rehab_falls_back_with_a_real_formulation():
+    """HAT closes with everyone planned into rehab while rehab is closed: each falls back
+    to OST with a formulation drawn as usual, not the rehab placement's 'funded' mark."""
+    sc = small({
+        "modalities.hat.places": 10, "modalities.rehab.open": False,
+        "entry.opiate": {"ost": 0.7, "hat": 0.3},
+        "policies": [{"date": "2023-12-06", "close": "hat", "transition": {"rehab": 1.0}}],
+    })
+    day = sc.day_of(sc.policies[0].date)
+    rec = simulate(sc, 1, 0)
+    moved = {pid for when, pid, service, _ in rec.transitions if service == "hat" and when == day}
+    assert len(moved) >= 5
+    formulations = {e.ost_formulation for e in rec.episodes if e.ost_formulation}
+    assert formulations <= {"oral", "long_acting_injectable"}
+    fell_back = [s for s in rec.segments if s.pid in moved and s.start_day == day]
+    assert fell_back and {s.modality for s in fell_back} == {"ost"}

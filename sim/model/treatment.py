@@ -65,6 +65,8 @@ def treatment(world: World, person: Person, modality: str, elapsed_days: float) 
             if step in FORCED_BY:
                 step, forced = FORCED_BY[step]
             modality = available(world, person, step)
+            if modality != step:
+                forced = None  # what was forced belongs to the modality that refused them
             continue
         if end.reason == TRANSFERRED and world.transfers_within(person):
             episode = world.transfer_within(person)
