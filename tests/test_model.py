@@ -271,3 +271,16 @@ def test_a_closure_plan_into_a_closed_rehab_falls_back_with_a_real_formulation()
     assert formulations <= {"oral", "long_acting_injectable"}
     fell_back = [s for s in rec.segments if s.pid in moved and s.start_day == day]
     assert fell_back and {s.modality for s in fell_back} == {"ost"}
+
+
+def test_a_stay_takes_up_a_policy_on_its_date_not_at_its_next_review():
+    """Drop-out from OST becomes almost certain on a policy date: stays end within days of
+    it, not at their next 12-weekly review."""
+    sc = small({"run.years": 2, "policies": [{"date": "2023-06-01", "set": {
+        "modalities.ost.dropout": {"dist": "exponential", "mean_days": 0.5}}}]})
+    day = sc.day_of(sc.policies[0].date)
+    rec = simulate(sc, 4, 0)
+    before = [s for s in rec.segments if s.modality == "ost" and s.start_day < day]
+    ended = [s.end_day - day for s in before if s.end_day >= day and s.end_reason != "ongoing"]
+    assert len(ended) >= 50
+    assert sorted(ended)[int(0.9 * len(ended))] < 5.0  # 90% gone within 5 days

@@ -3,8 +3,8 @@
 A stay has a review every 12 weeks (84 days, counted from the start of the stay). In
 between, drop-out, death and transfer out compete: drop-out through a cumulative-hazard
 budget scaled by attribute and caseload multipliers, death with a raised hazard in the
-first days of OST, transfer as a constant hazard. The rates are re-read from the
-parameters in force at each review after a policy changed them.
+first days of OST, transfer as a constant hazard. An interval also ends on a policy
+date, where the rates are read again from the parameters then in force.
 """
 
 from __future__ import annotations
@@ -162,8 +162,9 @@ class Stay:
     :param elapsed_days: days already spent in the modality when the stay starts.
     """
 
-    __slots__ = ("world", "person", "modality", "budget", "days", "next_review", "params",
-                 "rates", "caseload", "used", "t_drop", "t_death", "t_transfer", "t_complete")
+    __slots__ = ("world", "person", "modality", "budget", "days", "next_review", "end",
+                 "params", "rates", "caseload", "used", "t_drop", "t_death", "t_transfer",
+                 "t_complete")
 
     def __init__(self, world: World, person: Person, modality: str,
                  elapsed_days: float) -> None:
@@ -174,6 +175,7 @@ class Stay:
         self.budget = person.rng.expovariate(1.0)
         self.days = elapsed_days  # days in this modality at the start of the interval
         self.next_review = (math.floor(elapsed_days / REVIEW_DAYS) + 1) * REVIEW_DAYS
+        self.end = self.next_review  # end of the interval: the review or a policy date
         self.params: Scenario | None = None  # the parameters the rates were read from
         self.rates: StayRates | None = None
         self.caseload = 0.0  # people per keyworker at the start of the interval
@@ -183,7 +185,8 @@ class Stay:
 
     def plan(self) -> float:
         """Draw the interval's death and transfer times (two draws) and find drop-out;
-        returns the days to wait: to the next review or the first of them.
+        returns the days to wait: to the end of the interval (the next review, or a policy
+        date before it) or the first of them.
 
         :raises ServiceClosed: when the parameters now in force close the service.
         """
@@ -195,12 +198,14 @@ class Stay:
         rates = self.rates
         assert rates is not None
         days, next_review = self.days, self.next_review
+        now = world.env.now
+        self.end = end = min(next_review, days + world.next_boundary(now) - now)
         self.caseload = caseload = world.keyworkers.count / world.keyworkers.staff
         pressure = params.keyworkers.pressure
         dropout_factor = rates.dropout_factor * interp(caseload, pressure.caseload,
                                                        pressure.dropout_multiplier)
         self.t_drop, self.used = hazard_crossing(self.budget, dropout_factor, rates.dropout,
-                                                 days, next_review)
+                                                 days, end)
         expo = person.rng.expovariate
         self.t_death = delay_after_induction(expo(1.0), days, rates.induction_days,
                                              rates.induction_death, rates.death)
@@ -211,12 +216,11 @@ class Stay:
             rate = review_hazard(self.planned_share(rates, caseload, review_no))
             if rate > 0:
                 self.t_complete = 0.0 if rate == INF else expo(rate)
-        return min(next_review - days, self.t_drop, self.t_death, self.t_transfer,
-                   self.t_complete)
+        return min(end - days, self.t_drop, self.t_death, self.t_transfer, self.t_complete)
 
     def after_wait(self, wait: float) -> StepEnd | None:
         """After waiting ``wait`` days: the end of the stay, or ``None`` to go on (after a
-        review, if that is what came first)."""
+        review, or at a policy date the parameters are read again, if that came first)."""
         if wait == self.t_drop:
             return self._leave(ExitTreatment(DROPPED_OUT))
         if wait == self.t_death:
@@ -225,6 +229,10 @@ class Stay:
             return self._leave(ExitTreatment(TRANSFERRED))
         if wait == self.t_complete:
             return self._leave(ExitTreatment(COMPLETED))
+        if self.end < self.next_review:  # a policy date: no review, the new rates apply
+            self.days = self.end
+            self.budget -= self.used
+            return None
         rates, params = self.rates, self.params
         assert rates is not None and params is not None
         review_day = self.next_review
