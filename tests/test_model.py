@@ -284,3 +284,15 @@ def test_a_stay_takes_up_a_policy_on_its_date_not_at_its_next_review():
     ended = [s.end_day - day for s in before if s.end_day >= day and s.end_reason != "ongoing"]
     assert len(ended) >= 50
     assert sorted(ended)[int(0.9 * len(ended))] < 5.0  # 90% gone within 5 days
+
+
+def test_a_scenario_equals_its_pickled_copy_once_its_phases_are_cached():
+    import pickle
+
+    from sim.scenario import load_scenario
+
+    sc = load_scenario(sim.__path__[0] + "/../scenarios/middlesbrough_hat_end.yaml")
+    assert len(sc.phases()) >= 2 and sc.phases()[0][1] is sc  # the cache holds sc itself
+    copy = pickle.loads(pickle.dumps(sc))
+    assert copy == sc and copy.phases()[-1][1] == sc.phases()[-1][1]
+    assert sc != small()

@@ -118,6 +118,15 @@ class Scenario(Strict):
         """Record the file and the line map this scenario was read from (for warnings)."""
         self._source = (file, dict(lines))
 
+    def __eq__(self, other: object) -> bool:
+        """Equal when every field is; the cached :meth:`phases` (which hold the scenario
+        itself) are left out."""
+        if not isinstance(other, Scenario):
+            return NotImplemented
+        return type(self) is type(other) and self.__dict__ == other.__dict__
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as pydantic models are
+
     # ----------------------------------------------------------------- time helpers
 
     def day_of(self, date: dt.date) -> float:
