@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from helpers import pathway_structure, scenario, small
+from helpers import ROOT, pathway_structure, scenario, small
 
 import sim
 from sim.metrics import replication_tables
@@ -291,7 +291,7 @@ def test_a_scenario_equals_its_pickled_copy_once_its_phases_are_cached():
 
     from sim.scenario import load_scenario
 
-    sc = load_scenario(sim.__path__[0] + "/../scenarios/middlesbrough_hat_end.yaml")
+    sc = load_scenario(ROOT / "scenarios" / "middlesbrough_hat_end.yaml")
     assert len(sc.phases()) >= 2 and sc.phases()[0][1] is sc  # the cache holds sc itself
     copy = pickle.loads(pickle.dumps(sc))
     assert copy == sc and copy.phases()[-1][1] == sc.phases()[-1][1]

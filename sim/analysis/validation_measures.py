@@ -31,6 +31,9 @@ from ..model.records import Episode, Records
 from ..scenario import MAX_FOLLOW_UP_DAYS, Strict
 from ..vocab import DAYS_PER_YEAR, MODALITIES, OCU, OPIATE, SUBSTANCES
 
+ANY_UNPLANNED = "unplanned"
+"""``exit_mix``'s reason for any of the unplanned exits (dropped out, withdrawn, declined)."""
+
 __all__ = ["GROUPS", "MEASURES", "Measure", "ModelSpec", "Replication", "measure_value",
            "one_line", "spec_problem"]
 
@@ -109,14 +112,14 @@ def spec_problem(spec: ModelSpec) -> str | None:
     for key in sorted(given - m.required - m.optional):
         allowed = sorted(m.required | m.optional) or ["nothing"]
         return f"{key}: measure {spec.measure} takes no {key} (it takes {', '.join(allowed)})"
-    mix = (*EXIT_REASONS, "unplanned")  # exit_mix's "unplanned": any of UNPLANNED
-    bad = [(r, EXIT_REASONS) for r in spec.after or [] if r not in EXIT_REASONS] + [
-        (spec.reason, allowed) for measure, allowed in (("exit_mix", mix),
-                                                        ("step_outcome", EXIT_REASONS))
-        if spec.measure == measure and spec.reason not in allowed]
-    if bad:
-        (reason, allowed), = bad[:1]
-        return f"after/reason: {reason!r} is not an exit reason ({', '.join(allowed)})"
+    pairs = [(reason, EXIT_REASONS) for reason in spec.after or []]
+    if spec.measure == "exit_mix":
+        pairs.append((spec.reason, (*EXIT_REASONS, ANY_UNPLANNED)))
+    elif spec.measure == "step_outcome":
+        pairs.append((spec.reason, EXIT_REASONS))
+    for reason, allowed in pairs:
+        if reason not in allowed:
+            return f"after/reason: {reason!r} is not an exit reason ({', '.join(allowed)})"
     bad = [r for r in (*spec.routes, spec.modality or MODALITIES[0]) if r not in MODALITIES]
     if bad:
         return f"route/modality: {bad[0]!r} is not a modality ({', '.join(MODALITIES)})"
@@ -321,7 +324,7 @@ def exit_mix(rep: Replication, spec: ModelSpec) -> float:
     transferred, died) whose reason is ``reason`` (``unplanned``: any of the three
     unplanned reasons)."""
     cohort = rep.exits(spec, reasons=EXIT_REASONS)
-    wanted = UNPLANNED if spec.reason == "unplanned" else (spec.reason,)
+    wanted = UNPLANNED if spec.reason == ANY_UNPLANNED else (spec.reason,)
     return _share(sum(e.exit_reason in wanted for e in cohort), len(cohort))
 
 

@@ -13,7 +13,7 @@ from typing import Final, NamedTuple
 # services a policy can close: the model tracks their occupants and moves them when one
 # closes (named in sim.vocab, used here by that name)
 from ..vocab import CLOSABLE as CLOSABLE
-from ..vocab import Modality
+from ..vocab import UNPLANNED_EXITS, Modality
 
 # ---------------------------------------------------------------- modalities (steps)
 # typed with sim.vocab's Modality, so a type checker holds them to its words
@@ -63,12 +63,11 @@ DIED_WAITING: Final = "died_waiting"
 GAVE_UP_WAITING: Final = "gave_up_waiting"
 CUSTODY_WAITING: Final = "custody_waiting"
 """Episode end: taken into custody while waiting for triage or a keyworker."""
-WITHDRAWN: Final = "withdrawn"
-"""Episode end: treatment withdrawn by the provider (an unplanned exit)."""
-DECLINED: Final = "declined"
-"""Episode end: treatment declined by the client (an unplanned exit)."""
-UNPLANNED: Final = (DROPPED_OUT, WITHDRAWN, DECLINED)
-"""Episode ends that are unplanned exits (see ``exits.unplanned``)."""
+UNPLANNED: Final = UNPLANNED_EXITS
+"""Episode ends that are unplanned exits (see ``exits.unplanned``): the words are
+``sim.vocab``'s, dropped out first."""
+_, WITHDRAWN, DECLINED = UNPLANNED
+assert UNPLANNED[0] == DROPPED_OUT
 EXIT_REASONS: Final = (COMPLETED, DROPPED_OUT, WITHDRAWN, DECLINED, TRANSFERRED, DIED)
 """Ways of leaving treatment once started (the ``exits`` metric counts these)."""
 

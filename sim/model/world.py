@@ -65,9 +65,9 @@ class World:
         """Dates and horizon of the run, which no policy can change."""
         self.streams = streams
         self.death_causes = streams.get("death_cause")
+        """Draws whether a death is drug-related (only where the scenario gives shares)."""
         self.exit_kinds = streams.get("exit_kind")
         """Draws how an unplanned exit is recorded (only where the scenario splits them)."""
-        """Draws whether a death is drug-related (only where the scenario gives shares)."""
         self.policy_days = [day for day, _ in scenario.phases()[1:]]
         self.env = env = simpy.Environment()
         self.year = 0  # model years completed (years of 365 days from the start date)
