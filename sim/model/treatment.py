@@ -30,6 +30,7 @@ from .outcomes import (
     MoveTo,
 )
 from .people import AFTER_TREATMENT, COMMUNITY, CUSTODY, IN_TREATMENT, MOVED_AWAY, Person
+from .records import Episode
 from .rehab import rehab
 from .steps import available, fallback
 from .world import Stage, World
@@ -68,8 +69,8 @@ def treatment(world: World, person: Person, modality: str, elapsed_days: float) 
             if modality != step:
                 forced = None  # what was forced belongs to the modality that refused them
             continue
-        if end.reason == TRANSFERRED and world.transfers_within(person):
-            episode = world.transfer_within(person)
+        if end.reason == TRANSFERRED and transfers_within(world, person):
+            episode = transfer_within(world, person)
             modality = available(world, person, modality)  # with another provider
             continue
         return exit_treatment(world, person, end.reason)
@@ -83,7 +84,7 @@ def exit_treatment(world: World, person: Person, reason: str) -> int | None:
     assert episode is not None
     episode.exit_day = now
     if reason == DROPPED_OUT:
-        reason = world.unplanned_kind()
+        reason = unplanned_kind(world)
     episode.exit_reason = reason
     world.keyworkers.release()
     world.in_treatment.discard(person)
@@ -125,3 +126,32 @@ def carried_in(world: World, person: Person, elapsed_days: float) -> Stage:
     if modality == HAT and not world.admit_to_hat(person):
         modality = OST
     return (yield from treatment(world, person, modality, elapsed_days))
+
+
+def transfers_within(world: World, person: Person) -> bool:
+    """Whether a transfer of ``person`` now goes to another provider in the area (one
+    draw from the person's stream, only where the scenario gives a share)."""
+    share = world.parameters.exits.transfer_within_share
+    return share > 0 and person.rng.random() < share
+
+
+def transfer_within(world: World, person: Person) -> Episode:
+    """End the episode of ``person`` as transferred and start a new one today with another
+    provider in the area (same modality, keyworker place kept); returns it."""
+    now = world.env.now
+    old = person.episode
+    assert old is not None
+    old.exit_day, old.exit_reason = now, TRANSFERRED
+    episode = world.open_episode(person, initial=False, source=old.source, referral_day=now,
+                                 previously_treated=True, start_day=now)
+    episode.transfer_in = True
+    return episode
+
+
+def unplanned_kind(world: World) -> str:
+    """How an unplanned exit now is recorded (``exits.unplanned``), drawn from a stream of
+    its own (``world.exit_kinds``): no other draw moves."""
+    shares = world.parameters.exits.unplanned
+    if len(shares) == 1:
+        return next(iter(shares))
+    return draw_from(shares, world.exit_kinds.random())

@@ -18,9 +18,9 @@ import simpy
 from ..scenario import Scenario
 from ..streams import Streams
 from ..vocab import DAYS_PER_YEAR, OCU
-from .hazards import EPS, INF, death_rate_per_day, draw_from, next_boundary, post_exit_rate
+from .hazards import EPS, INF, death_rate_per_day, next_boundary, post_exit_rate
 from .monitor import Monitor
-from .outcomes import CLOSABLE, HAT, ONGOING, REHAB, SEGMENT_MODALITIES, TRANSFERRED
+from .outcomes import CLOSABLE, HAT, ONGOING, REHAB, SEGMENT_MODALITIES
 from .people import (
     COMMUNITY,
     CUSTODY,
@@ -181,32 +181,6 @@ class World:
                 rate = released
             until = min(until, end)
         return rate, until
-
-    def transfers_within(self, person: Person) -> bool:
-        """Whether a transfer of ``person`` now goes to another provider in the area (one
-        draw from the person's stream, only where the scenario gives a share)."""
-        share = self.parameters.exits.transfer_within_share
-        return share > 0 and person.rng.random() < share
-
-    def transfer_within(self, person: Person) -> Episode:
-        """End the episode of ``person`` as transferred and start a new one today with
-        another provider in the area (same modality, keyworker place kept); returns it."""
-        now = self.env.now
-        old = person.episode
-        assert old is not None
-        old.exit_day, old.exit_reason = now, TRANSFERRED
-        episode = self.open_episode(person, initial=False, source=old.source, referral_day=now,
-                                    previously_treated=True, start_day=now)
-        episode.transfer_in = True
-        return episode
-
-    def unplanned_kind(self) -> str:
-        """How an unplanned exit now is recorded (``exits.unplanned``), drawn from a stream
-        of its own: no other draw moves."""
-        shares = self.parameters.exits.unplanned
-        if len(shares) == 1:
-            return next(iter(shares))
-        return draw_from(shares, self.exit_kinds.random())
 
     def record_relapse(self, person: Person, exit_day: float, returned: bool) -> None:
         """Record that ``person`` relapsed today after the planned exit on ``exit_day``."""
