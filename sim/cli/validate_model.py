@@ -29,10 +29,8 @@ def validate_model_command(args: argparse.Namespace) -> int:
         local_targets,
         run_validation,
         summary_rows,
-        table_markdown,
-        table_text,
-        write_validation,
     )
+    from ..analysis.validation_report import table_markdown, table_text, write_validation
     from ..execute.executors import Executor, ItemFailed
 
     source = args.validation
