@@ -1,105 +1,174 @@
-"""Engine speed and memory, printed (never asserted).
+"""Engine speed and memory, printed side by side in one run (never asserted).
 
-    python benchmarks/engine.py            # 10-year replications at 1x, 4x and 16x Hampshire
-    python benchmarks/engine.py --small    # a quick version for CI logs
-    python benchmarks/engine.py --national # one 10-year national replication only
+    python benchmarks/engine.py                   # everything but the national run
+    python benchmarks/engine.py --small           # a quick version for CI logs
+    python benchmarks/engine.py --national        # one 10-year national replication only
+    python benchmarks/engine.py --against REF     # the commit to race (default below)
 
 Prints:
-* the cost per event at 1x, 4x and 16x Hampshire scale, before and after the collector is
-  kept out of the event loop, side by side from the same process: "before" runs the
-  replication as one ``env.run`` with Python's collector on its default settings, "after"
-  runs :meth:`Model.run` (set-up frozen, collector paused between chunks). Both give the
-  same events and the same records;
-* model events per second beside a bare SimPy timeout loop in the same process;
-* wall time and peak memory of one replication at Hampshire scale (3,200 people using,
-  1,350 in treatment, about 900 new presentations a year), and the metric tables' time;
-* with ``--national`` instead: one replication of ``scenarios/england_national.yaml``
-  (England at national scale), its wall time, events and peak RSS.
+* one M/M/c queue (c = 10, 9 arrivals a day, 1 service a day per server) through
+  treatsim, Ciw and a minimal SimPy model (:mod:`benchmarks.mmc`), as customers per
+  second and ratios;
+* a 10-year Hampshire-scale replication (3,200 people using, 1,350 in treatment, about
+  900 new presentations a year): events, people-years and wall time, here and in another
+  commit (``--against``, checked out beside this one with ``git worktree``), run in
+  alternating fresh processes on the same scenario file; the ratio of the medians;
+* the same replication at 1x, 4x and 16x (people, incidence and every capacity
+  multiplied): wall time, events and microseconds per event, and the growth exponent of
+  wall time fitted over the multiples (1 is linear);
+* with ``--national`` instead: one 10-year replication of
+  ``scenarios/england_national.yaml``, its wall time, events and peak RSS, run alone in
+  this process so that the RSS is the replication's.
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
+import json
+import math
 import resource
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
-import tracemalloc
 from pathlib import Path
 
-import simpy
+import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
-from benchmarks.scenarios import hampshire_scale, national  # noqa: E402
-from sim.execute.limits import estimate_run  # noqa: E402
-from sim.metrics import replication_tables  # noqa: E402
+from benchmarks.mmc import ciw_run, simpy_run, treatsim_run  # noqa: E402
+from benchmarks.scenarios import hampshire_data, hampshire_scale, national  # noqa: E402
 from sim.model import Model, simulate  # noqa: E402
 from sim.streams import Streams  # noqa: E402
+from sim.vocab import DAYS_PER_YEAR  # noqa: E402
 
+START = "2d2c2cd"
+"""The commit the engine work started from: the Hampshire replication races it."""
 
-def bare_simpy(events: int, processes: int = 1000) -> float:
-    """Events per second of ``processes`` generators that only yield timeouts."""
-    env = simpy.Environment()
-
-    def tick(env: simpy.Environment, gap: float):
-        while True:
-            yield env.timeout(gap)
-
-    for i in range(processes):
-        env.process(tick(env, 1.0 + i / processes))
-    until = events / processes
+CHILD = """
+import json, sys, time
+sys.path.insert(0, sys.argv[1])
+from sim.model import simulate
+from sim.scenario import load_scenario
+sc = load_scenario(sys.argv[2])
+out = []
+for rep in range(int(sys.argv[3])):
     t0 = time.perf_counter()
-    env.run(until=until)
-    dt = time.perf_counter() - t0
-    return next(env._eid) / dt  # noqa: SLF001
+    rec = simulate(sc, 1, rep)
+    out.append([time.perf_counter() - t0, rec.events])
+print(json.dumps(out))
+"""
+"""Times replications of a scenario file with the engine of the checkout in argv[1]."""
 
 
-def before(sc) -> tuple[float, int]:
-    """Seconds and events of one replication run the old way: one ``env.run``, collector on."""
-    model = Model(sc, Streams(1, 0))
-    t0 = time.perf_counter()
-    model.start()
-    model.world.env.run(until=model.world.end_day + 1e-6)
-    rec = model.finish()
-    return time.perf_counter() - t0, rec.events
+def people_years(rec) -> float:
+    """Person-years lived in the model (every state but dead and moved away), from the
+    monthly snapshots."""
+    alive = sum(snap[name] for snap in rec.snapshots
+                for name in ("community", "triage_wait", "keyworker_wait", "in_treatment",
+                             "after_treatment", "custody", "recovered"))
+    return alive / 12.0
 
 
-def after(sc) -> tuple[float, int]:
-    """Seconds and events of one replication through :meth:`Model.run`."""
-    t0 = time.perf_counter()
-    rec = Model(sc, Streams(1, 0)).run()
-    return time.perf_counter() - t0, rec.events
+def mmc(days: int, repeats: int) -> None:
+    """Print customers per second of the M/M/c queue in each engine (best of ``repeats``)."""
+    print(f"M/M/10 queue, lambda = 9 a day, mu = 1 a day, {days} days (best of {repeats})")
+    rates: dict[str, float] = {}
+    for name, run in (("treatsim", treatsim_run), ("Ciw", ciw_run), ("SimPy", simpy_run)):
+        results = [run(days, seed) for seed in range(1, repeats + 1)]
+        if any(r is None for r in results):
+            print(f"  {name:9s} not installed (pip install -e \".[bench]\")")
+            continue
+        rates[name] = max(r[0] / r[1] for r in results)  # type: ignore[index]
+        print(f"  {name:9s} {rates[name]:>10,.0f} customers/s")
+    for other in ("Ciw", "SimPy"):
+        if "treatsim" in rates and other in rates:
+            print(f"  treatsim / {other}: {rates['treatsim'] / rates[other]:.2f}")
 
 
-def per_event(years: int, sizes: list[int]) -> None:
-    """Print microseconds per event before and after, at each population multiple."""
-    print(f"cost per event, {years}-year replication (microseconds; before = collector on)")
-    print(f"{'size':>6} {'people':>8} {'events':>11} {'before':>8} {'after':>8} {'ratio':>6}")
+def race(ref: str, years: int, rounds: int) -> None:
+    """Print a Hampshire-scale replication's wall time here and at ``ref``, in alternating
+    fresh processes (``rounds`` each, two replications a process)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        scenario = folder / "hampshire_scale.yaml"
+        scenario.write_text(yaml.safe_dump(hampshire_data(years), sort_keys=False))
+        other = folder / "other"
+        made = subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach",
+                               str(other), ref], capture_output=True, text=True)
+        if made.returncode != 0:  # a shallow clone, say
+            print(f"cannot check out {ref} beside this checkout: {made.stderr.strip()}")
+            return
+        try:
+            times: dict[str, list[float]] = {ref: [], "this checkout": []}
+            for _ in range(rounds):
+                for name, checkout in ((ref, other), ("this checkout", ROOT)):
+                    out = subprocess.run([sys.executable, "-c", CHILD, str(checkout),
+                                          str(scenario), "2"], check=True,
+                                         capture_output=True, text=True, cwd=checkout)
+                    runs = json.loads(out.stdout.strip().splitlines()[-1])
+                    times[name] += [seconds for seconds, _ in runs]
+        finally:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force",
+                            str(other)], check=False, capture_output=True)
+    rec = simulate(hampshire_scale(years), 1, 0)
+    print(f"Hampshire scale, {years}-year replication: {rec.events:,} events, "
+          f"{people_years(rec):,.0f} people-years")
+    for name, walls in times.items():
+        print(f"  {name:14s} median {statistics.median(walls):6.2f} s, best "
+              f"{min(walls):6.2f} s  ({len(walls)} replications)")
+    ratio = statistics.median(times[ref]) / statistics.median(times["this checkout"])
+    print(f"  speed-up over {ref}: {ratio:.2f}x (ratio of medians)")
+
+
+def scaling(years: int, sizes: list[int], repeats: int) -> None:
+    """Print wall time and cost per event at each population multiple, and the fitted
+    growth exponent of wall time."""
+    print(f"scaling, {years}-year replication (best of {repeats})")
+    print(f"{'size':>6} {'people':>8} {'events':>11} {'seconds':>8} {'us/event':>9}")
+    walls = []
     for times in sizes:
         sc = hampshire_scale(years, times)
         people = sc.population.initial.community + sc.population.initial.in_treatment
-        gc.collect()
-        (t_before, n_before), (t_after, n_after) = before(sc), after(sc)
-        assert n_before == n_after, (n_before, n_after)
-        b, a = t_before / n_before * 1e6, t_after / n_after * 1e6
-        print(f"{times:>5}x {people:>8,} {n_after:>11,} {b:>8.2f} {a:>8.2f} {b / a:>6.2f}",
+        best, events = math.inf, 0
+        for rep in range(repeats):
+            t0 = time.perf_counter()
+            rec = simulate(sc, 1, rep)
+            best = min(best, time.perf_counter() - t0)
+            events = rec.events
+        walls.append(best)
+        print(f"{times:>5}x {people:>8,} {events:>11,} {best:>8.2f} {best / events * 1e6:>9.2f}",
               flush=True)
+    if len(sizes) > 1:
+        print(f"  growth exponent of wall time over {sizes[0]}x-{sizes[-1]}x: "
+              f"{slope(sizes, walls):.3f}  (1 is linear)")
+
+
+def slope(xs: list[int], ys: list[float]) -> float:
+    """Least-squares slope of log(ys) on log(xs)."""
+    lx = [math.log(x) for x in xs]
+    ly = [math.log(y) for y in ys]
+    mx, my = statistics.fmean(lx), statistics.fmean(ly)
+    return (sum((a - mx) * (b - my) for a, b in zip(lx, ly, strict=True))
+            / sum((a - mx) ** 2 for a in lx))
 
 
 def national_run(years: int) -> None:
-    """Print the wall time, events and peak RSS of one national replication (run alone in
-    this process, so the RSS is the replication's)."""
+    """Print the wall time, events and peak RSS of one national replication."""
     sc = national(years)
     people = sc.population.initial.community + sc.population.initial.in_treatment
-    gc.collect()
     t0 = time.perf_counter()
     rec = Model(sc, Streams(sc.run.seed, 0)).run()
     wall = time.perf_counter() - t0
     rss_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    alive = sum(v for k, v in rec.final_states.items() if k not in ("dead", "moved_away"))
     print(f"national ({years}-year replication of scenarios/england_national.yaml, "
-          f"{people:,} people at the start): {wall:,.0f} s, {rec.events:,} events "
+          f"{people:,} people at the start, {alive:,} at the end, "
+          f"{people_years(rec) * DAYS_PER_YEAR / DAYS_PER_YEAR:,.0f} people-years): "
+          f"{wall:,.0f} s, {rec.events:,} events "
           f"({wall / rec.events * 1e6:.1f} microseconds each), peak RSS {rss_gib:.2f} GiB")
 
 
@@ -108,53 +177,19 @@ def main() -> None:
     ap.add_argument("--small", action="store_true", help="2 years, 1 repeat (for CI logs)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--sizes", default="1,4,16", help="population multiples, e.g. 1,4,16")
+    ap.add_argument("--against", default=START, help="the commit to race (git ref)")
     ap.add_argument("--national", type=int, nargs="?", const=10, metavar="YEARS",
                     help="only one national replication (default 10 years)")
     args = ap.parse_args()
     if args.national:
         national_run(args.national)
         return
-    years, repeats = (2, 1) if args.small else (10, args.repeats)
-    per_event(years, [1, 4] if args.small else [int(x) for x in args.sizes.split(",")])
-    sc = hampshire_scale(years)
-
-    walls, rates = [], []
-    for rep in range(repeats):
-        gc.collect()
-        t0 = time.perf_counter()
-        rec = simulate(sc, 1, rep)
-        wall = time.perf_counter() - t0
-        walls.append(wall)
-        rates.append(rec.events / wall)
-    bare = statistics.median(bare_simpy(rec.events) for _ in range(repeats))
-    t0 = time.perf_counter()
-    tables = replication_tables(rec, sc.name, 0, 1)
-    metrics_s = time.perf_counter() - t0
-
-    tracemalloc.start()
-    simulate(sc, 1, 0)
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-    model_rate = statistics.median(rates)
-    yearly = tables["yearly"]
-    pres = yearly[yearly["metric"] == "new_presentations"]["value"].mean()
-    intx = yearly[yearly["metric"] == "in_treatment_during"]["value"].mean()
-    print(f"scenario: Hampshire scale, {years} years, {repeats} repeat(s)")
-    print(f"  model: {rec.events:,} events; new presentations {pres:,.0f}/year; "
-          f"in treatment during year {intx:,.0f}")
-    print(f"model events/s (median):     {model_rate:12,.0f}")
-    print(f"bare SimPy events/s:         {bare:12,.0f}")
-    print(f"ratio model/bare:            {model_rate / bare:12.3f}   (aim >= 0.35)")
-    print(f"replication wall time (s):   {statistics.median(walls):12.2f}   (aim < 2 s), "
-          f"all: {', '.join(f'{w:.2f}' for w in walls)}")
-    print(f"metric tables (s):           {metrics_s:12.2f}")
-    guess = estimate_run(sc, reps=1).seconds
-    print(f"work-limit estimate (s):     {guess:12.2f}   (measured / estimate "
-          f"{statistics.median(walls) / guess:.2f}; the limits' time constant)")
-    print(f"peak Python heap (MiB):      {peak / 2**20:12.1f}")
-    print(f"process max RSS (MiB):       {rss_mib:12.1f}")
+    years = 2 if args.small else 10
+    repeats = 1 if args.small else args.repeats
+    mmc(200 if args.small else 1826, repeats)
+    race(args.against, years, repeats)
+    scaling(years, [1, 4] if args.small else [int(x) for x in args.sizes.split(",")],
+            repeats)
 
 
 if __name__ == "__main__":

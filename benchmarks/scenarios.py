@@ -22,6 +22,11 @@ def hampshire_scale(years: int = 10, times: int = 1) -> Scenario:
         triage, beds, HAT places, rehab budget) are multiplied by it, so that each service
         is as busy as at 1x.
     """
+    return parse_scenario(hampshire_data(years, times))
+
+
+def hampshire_data(years: int = 10, times: int = 1) -> dict:
+    """The scenario of :func:`hampshire_scale` as YAML data (to write for another checkout)."""
     data = yaml.safe_load((ROOT / "scenarios" / "example.yaml").read_text())
     data = copy.deepcopy(data)
     data["name"] = "hampshire_scale"
@@ -45,7 +50,7 @@ def hampshire_scale(years: int = 10, times: int = 1) -> Scenario:
         mods["detox"]["inpatient_beds"] *= times
         mods["rehab"]["budget_per_year_gbp"] *= times
         mods["hat"]["fixed_cost_per_year_gbp"] *= times
-    return parse_scenario(data)
+    return data
 
 
 def national(years: int = 10) -> Scenario:

@@ -94,7 +94,7 @@ def test_a_route_that_could_loop_without_time_passing_is_refused():
 
 
 def test_the_review_hazard_gives_the_review_share_over_one_interval():
-    from sim.model.maintenance import review_hazard
+    from sim.model.stay import review_hazard
     from sim.vocab import REVIEW_DAYS
 
     for share in (0.02, 0.26, 0.9):

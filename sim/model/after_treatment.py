@@ -11,7 +11,7 @@ away remain.
 from __future__ import annotations
 
 from ..vocab import DAYS_PER_YEAR
-from .hazards import EPS, INF, hazard_crossing
+from .hazards import EPS, INF, PAST, hazard_crossing
 from .outcomes import SELF_REFERRAL
 from .people import COMMUNITY, MOVED_AWAY, RECOVERED, TRIAGE_WAIT, Person
 from .world import Stage, World
@@ -38,16 +38,18 @@ def after_treatment(world: World, person: Person) -> Stage:
         dist, back = relapse.for_route(route)
         lasting = relapse.sustained_recovery_days
         cliff = INF if lasting is None else exit_day + lasting
-        base, until = world.post_exit_rate(
-            person, now, params.mortality.after_treatment.per_100_person_years)
-        end = min(world.next_boundary(now), cliff, until)
+        end = min(world.next_boundary(now), cliff)
         t_relapse, used = hazard_crossing(budget, person.factor(relapse.multipliers), dist,
                                           now - exit_day, end - exit_day)
-        t_death, t_move = death_and_moving(world, person, base)
+        t_death = world.death_delay(person, now,
+                                    params.mortality.after_treatment.per_100_person_years,
+                                    end, rng.expovariate(1.0))
+        moving_rate = moving_per_day(world, person)
+        t_move = rng.expovariate(moving_rate) if moving_rate > 0 else INF
         recovery = relapse.recovery
         recovery_rate = recovery.per_year * person.factor(recovery.multipliers) / DAYS_PER_YEAR
         t_recover = rng.expovariate(recovery_rate) if recovery_rate > 0 else INF
-        wait = min(end - now, t_relapse, t_death, t_move, t_recover)
+        wait = min(end - now + PAST, t_relapse, t_death, t_move, t_recover)
         yield env.timeout(wait)
         if wait == t_relapse:
             returned = back > 0 and rng.random() < back
@@ -67,17 +69,6 @@ def after_treatment(world: World, person: Person) -> Stage:
         if wait == t_recover or env.now >= cliff - EPS:
             world.set_state(person, RECOVERED)
             return RECOVERED
-
-
-def death_and_moving(world: World, person: Person, base: float) -> tuple[float, float]:
-    """Days to death at ``base`` deaths per 100 person-years (with multipliers) and to
-    moving away, each drawn from the person's stream (``inf`` when the rate is 0)."""
-    rng = person.rng
-    death_rate = world.death_rate(person, base)
-    t_death = rng.expovariate(death_rate) if death_rate > 0 else INF
-    moving_rate = moving_per_day(world, person)
-    t_move = rng.expovariate(moving_rate) if moving_rate > 0 else INF
-    return t_death, t_move
 
 
 def moving_per_day(world: World, person: Person) -> float:

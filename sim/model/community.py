@@ -7,35 +7,46 @@ end of a post-exit or post-release window) and drawn again with the rates then i
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..scenario import SOURCES
 from ..vocab import DAYS_PER_YEAR
-from .hazards import EPS, INF, pick
+from .hazards import EPS, INF, PAST, pick
 from .people import COMMUNITY, CUSTODY, MOVED_AWAY, RECOVERED, TRIAGE_WAIT, Person
 from .world import Stage, World
 
-CESSATION, MOVING_AWAY, TO_CUSTODY, DEATH = range(len(SOURCES), len(SOURCES) + 4)
+if TYPE_CHECKING:  # pragma: no cover
+    from ..scenario import Scenario
+
+CESSATION, MOVING_AWAY, TO_CUSTODY = range(len(SOURCES), len(SOURCES) + 3)
 """Indices of the non-referral clocks, after one referral clock per source."""
 
 
 def community(world: World, person: Person) -> Stage:
     """Wait for the first community event; returns the next state (:data:`TRIAGE_WAIT`
-    for a referral, with the person's ``source`` set; ``None`` when the life ends)."""
+    for a referral, with the person's ``source`` set; ``None`` when the life ends).
+
+    Death is drawn on its own, through the post-exit and post-release windows in one
+    draw; the other clocks are constant until the next policy date or the end of a
+    release window, where everything is drawn again."""
     env = world.env
     rng = person.rng
     while True:
         now = env.now
         rates, boundary = community_rates(world, person, now)  # per year; day
         total = sum(rates)
-        if total <= 0:
-            if boundary == INF:
-                return None  # nothing can ever happen to this person
-            yield env.timeout(boundary - now)
-            continue
-        gap = rng.expovariate(total / DAYS_PER_YEAR)
-        if now + gap >= boundary:
-            yield env.timeout(boundary - now)
-            continue
-        yield env.timeout(gap)
+        gap = rng.expovariate(total / DAYS_PER_YEAR) if total > 0 else INF
+        base = world.parameters.mortality.community.per_100_person_years
+        t_death = world.death_delay(person, now, base, boundary, rng.expovariate(1.0))
+        wait = min(gap, t_death, boundary - now + PAST)
+        if wait == INF:
+            return None  # nothing can ever happen to this person
+        yield env.timeout(wait)
+        if wait == t_death:
+            world.die(person)
+            return None
+        if wait != gap:
+            continue  # a policy date or the end of a release window
         which = pick(rates, rng.random() * total)
         if which < len(SOURCES):
             person.set_attr("source", SOURCES[which])
@@ -46,43 +57,44 @@ def community(world: World, person: Person) -> Stage:
         if which == MOVING_AWAY:
             world.set_state(person, MOVED_AWAY)
             return None
-        if which == TO_CUSTODY:
-            world.set_state(person, CUSTODY)
-            return CUSTODY
-        world.die(person)
-        return None
+        world.set_state(person, CUSTODY)
+        return CUSTODY
 
 
 def community_rates(world: World, person: Person,
                     now: float) -> tuple[tuple[float, ...], float]:
     """The community clocks of ``person`` on day ``now`` (events per year: one referral
-    rate per source, then cessation, moving away, custody and death) and the day until
-    which they hold."""
+    rate per source, then cessation, moving away and custody) and the day until which they
+    hold (the next policy date, or the end of a release window)."""
     params = world.parameters
-    referral = params.referral
-    community = params.population.community
-    factor = person.factor
-    rate_self = referral.self_.per_year * factor(referral.self_.multipliers)
-    rate_gp = referral.gp.per_year * factor(referral.gp.multipliers)
-    rate_justice = (referral.criminal_justice.per_year
-                    * factor(referral.criminal_justice.multipliers))
+    memo = person.memo
+    if memo is None or memo[0] is not params:
+        key = ("community", *sorted(person.attrs.items()))
+        rates = world.profile_cache.get(key)
+        if rates is None:
+            rates = world.profile_cache[key] = _person_rates(params, person)
+        memo = person.memo = (params, rates)
+    rate_self, rate_gp, rate_justice, prison, cessation, moving, custody = memo[1]
     boundary = world.next_boundary(now)
     rate_prison = 0.0
     if person.release_day is not None:
-        release = referral.prison_release
-        until = person.release_day + release.window_days
+        until = person.release_day + params.referral.prison_release.window_days
         if now < until - EPS:
-            rate_prison = release.per_year * factor(release.multipliers)
+            rate_prison = prison
             boundary = min(boundary, until)
-    rate_cessation = community.cessation.per_year * factor(community.cessation.multipliers)
-    rate_moving = community.moving_away.per_year * factor(community.moving_away.multipliers)
-    rate_custody = community.custody.per_year * factor(community.custody.multipliers)
-    base, until = world.post_exit_rate(person, now,
-                                       params.mortality.community.per_100_person_years)
-    boundary = min(boundary, until)
-    rate_death = world.death_rate(person, base) * DAYS_PER_YEAR
-    return (rate_self, rate_gp, rate_justice, rate_prison, rate_cessation, rate_moving,
-            rate_custody, rate_death), boundary
+    return (rate_self, rate_gp, rate_justice, rate_prison, cessation, moving,
+            custody), boundary
+
+
+def _person_rates(params: Scenario, person: Person) -> tuple[float, ...]:
+    """The community rates of ``person`` under ``params`` (events per year): referral by
+    self, GP and criminal justice, after release, cessation, moving away, custody."""
+    referral = params.referral
+    community = params.population.community
+    factor = person.factor
+    return tuple(rate.per_year * factor(rate.multipliers) for rate in (
+        referral.self_, referral.gp, referral.criminal_justice, referral.prison_release,
+        community.cessation, community.moving_away, community.custody))
 
 
 def custody(world: World, person: Person) -> Stage:

@@ -23,14 +23,15 @@ from collections.abc import Callable, Generator
 from typing import Any
 
 import simpy
+from simpy.events import URGENT
 
 from ..scenario import Scenario
 from ..streams import Streams
-from ..vocab import DAYS_PER_YEAR
+from ..vocab import DAYS_PER_YEAR, OCU
 from .after_treatment import after_treatment, recovered
 from .collector import PausedCollector
 from .community import community, custody
-from .hazards import INF
+from .hazards import INF, PAST
 from .people import (
     AFTER_TREATMENT,
     COMMUNITY,
@@ -162,11 +163,11 @@ class Model:
             if rate <= 0:
                 if boundary == INF:
                     return
-                yield env.timeout(boundary - now)
+                yield env.timeout(boundary - now + PAST)
                 continue
             gap = rng.expovariate(rate)
             if now + gap >= boundary:
-                yield env.timeout(boundary - now)
+                yield env.timeout(boundary - now + PAST)
                 continue
             yield env.timeout(gap)
             person = world.new_person()
@@ -176,11 +177,11 @@ class Model:
             person.process = env.process(self.life(person, COMMUNITY))
 
     def _policies(self) -> Process:
-        """Apply each policy on its date."""
+        """Apply each policy on its date, before anything else happens that day."""
         env = self.world.env
         for (day, parameters), policy in zip(self.phases[1:], self.policies, strict=True):
             if day > env.now:
-                yield env.timeout(day - env.now)
+                yield _first_on(env, day - env.now)
             apply_policy(self.world, parameters, policy)
 
     def _hat_medicine(self) -> Process:
@@ -232,11 +233,28 @@ class Model:
             if not alive and person.state not in (COMMUNITY, RECOVERED):
                 problems.append(f"person {person.pid} in {STATE_NAMES[person.state]} "
                                 f"has no process")
+        naive = [person for person in world.using if not person.ever_treated]
+        counted = [len(naive), sum(person.attrs["substance"] in OCU for person in naive)]
+        if counted != world.naive_using:
+            problems.append(f"treatment-naive counters {world.naive_using} != people {counted}")
+        for modality, count in world.in_modality.items():
+            held = sum(person.modality == modality for person in world.in_treatment)
+            if held != count:
+                problems.append(f"in {modality}: counter {count} != people {held}")
         in_treatment = sum(1 for person in world.people if person.state == IN_TREATMENT)
         if in_treatment != world.keyworkers.count:
             problems.append(f"keyworker caseload {world.keyworkers.count} != in treatment "
                             f"{in_treatment}")
         return problems
+
+
+def _first_on(env: simpy.Environment, delay: float) -> simpy.Event:
+    """An event ``delay`` days from now that comes before every ordinary event due at the
+    same time (a policy must be in force before anyone reads the parameters that day)."""
+    event = simpy.Event(env)
+    event._ok, event._value = True, None  # noqa: SLF001 - as SimPy builds its own Timeout
+    env.schedule(event, URGENT, delay)
+    return event
 
 
 def _event_count(env: simpy.Environment) -> int:

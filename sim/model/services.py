@@ -11,6 +11,7 @@ the world sets new ones when a policy changes them.
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections import deque
 from collections.abc import Generator
 from typing import Any
@@ -24,6 +25,8 @@ GOOD_PRACTICE_CASELOAD = 40.0
 QUEUE_MODE = "queue"
 """Keyworker mode with a hard caseload cap and a waiting list (else: pressure mode)."""
 WEEK_DAYS = 7.0
+HISTORY_DAYS = 91.0
+"""Days of caseload history kept: a review interval (84 days) and a week to spare."""
 
 
 class TimeWeighted:
@@ -154,6 +157,8 @@ class KeyworkerPool(Pool):
         super().__init__(env, self.places(mode, staff, caseload_cap))
         self.staff = staff
         self.per_worker = TimeWeighted(0.0, threshold=GOOD_PRACTICE_CASELOAD)
+        self.history_days: list[float] = [0.0]  # when the caseload per worker changed
+        self.history: list[float] = [0.0]  # what it changed to (people per keyworker)
 
     @staticmethod
     def places(mode: str, staff: float, caseload_cap: int) -> float:
@@ -164,18 +169,37 @@ class KeyworkerPool(Pool):
     def configure(self, mode: str, staff: float, caseload_cap: int) -> None:
         """Apply new staffing or a new cap (from a policy)."""
         self.staff = staff
-        self.per_worker.update(self.env.now, self.count / staff)
+        now = self.env.now
+        self.per_worker.update(now, self.count / staff)
+        self.history_days.append(now)
+        self.history.append(self.count / staff)
         self.set_capacity(self.places(mode, staff, caseload_cap))
 
     def caseload(self) -> float:
         """People in treatment per keyworker now."""
         return self.count / self.staff
 
+    def caseload_at(self, day: float) -> float:
+        """People in treatment per keyworker on ``day`` (after every change that day), for
+        a day no more than :data:`HISTORY_DAYS` ago."""
+        return self.history[bisect_right(self.history_days, day) - 1]
+
+    def forget_history(self) -> None:
+        """Drop the caseload history older than :data:`HISTORY_DAYS` (keeping the value
+        in force then)."""
+        old = bisect_right(self.history_days, self.env.now - HISTORY_DAYS) - 1
+        if old > 0:
+            del self.history_days[:old]
+            del self.history[:old]
+
     def _set(self, count: int) -> None:
         self.count = count
         now = self.env.now
+        per_worker = count / self.staff
         self.occupancy.update(now, count)
-        self.per_worker.update(now, count / self.staff)
+        self.per_worker.update(now, per_worker)
+        self.history_days.append(now)
+        self.history.append(per_worker)
 
 
 class TriageClinic:

@@ -115,7 +115,7 @@ def carried_in(world: World, person: Person, elapsed_days: float) -> Stage:
     world.open_episode(person, initial=True, source=UNKNOWN_SOURCE, referral_day=-elapsed_days,
                        previously_treated=True, triage_day=-elapsed_days,
                        start_day=-elapsed_days)
-    person.ever_treated = True
+    world.mark_treated(person)
     person.state = IN_TREATMENT
     world.mark_using(person)
     world.keyworkers.force_acquire()

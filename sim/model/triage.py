@@ -51,7 +51,7 @@ def triage(world: World, person: Person) -> Stage:
             return _left_waiting(world, person, left)
     world.set_state(person, IN_TREATMENT)
     episode.start_day = env.now
-    person.ever_treated = True
+    world.mark_treated(person)
     person.set_attr("previously_treated", "true")
     world.mark_in_treatment(person)
     modality = entry_modality(world, person)

@@ -83,9 +83,15 @@ class World:
         self.rehab_places = Pool(env, INF)
         self.rehab_budget = RehabBudget(env, scenario.modalities.rehab.budget_per_year_gbp,
                                         first_april(scenario.run.start_date))
+        self.profile_cache: dict[tuple[str, ...], Any] = {}
+        """Rates under the parameters in force, by attribute profile (cleared by a policy)."""
         self.people: list[Person] = []
         self.in_treatment: set[Person] = set()
         self.using: set[Person] = set()
+        self.in_modality = dict.fromkeys(SEGMENT_MODALITIES, 0)
+        """People in each modality's segment now."""
+        self.naive_using = [0, 0]
+        """People using who were never treated: all, and those using opiates or crack."""
         self.occupants: dict[str, set[Person]] = {service: set() for service in CLOSABLE}
         self.end_day = self.run.horizon_days + self.run.follow_up_days
         self._costs_booked_to = 0.0  # day up to which fixed costs are in the ledger
@@ -122,9 +128,26 @@ class World:
                 self.mark_using(person)
         elif old in USING_STATES:
             self.using.discard(person)
+            if not person.ever_treated:
+                self._count_naive(person, -1)
+
+    def _count_naive(self, person: Person, change: int) -> None:
+        naive = self.naive_using
+        naive[0] += change
+        if person.attrs["substance"] in OCU:
+            naive[1] += change
+
+    def mark_treated(self, person: Person) -> None:
+        """``person`` starts treatment: never treatment-naive again."""
+        if not person.ever_treated:
+            person.ever_treated = True
+            if person in self.using:
+                self._count_naive(person, -1)
 
     def mark_using(self, person: Person) -> None:
         """Count ``person`` as using, this year too."""
+        if person not in self.using and not person.ever_treated:
+            self._count_naive(person, 1)
         self.using.add(person)
         if person.using_year != self.year:
             person.using_year = self.year
@@ -181,6 +204,25 @@ class World:
                 rate = released
             until = min(until, end)
         return rate, until
+
+    def death_delay(self, person: Person, now: float, base: float, stop: float,
+                    unit: float) -> float:
+        """Days from ``now`` until ``unit`` (a unit-exponential draw) of death hazard is
+        used, the rate following the post-exit and post-release windows (``base`` deaths
+        per 100 person-years outside them): one draw however many windows end on the way;
+        ``inf`` if not before ``stop`` (a day)."""
+        t = now
+        while t < stop:
+            rate, until = self.post_exit_rate(person, t, base)
+            hazard = self.death_rate(person, rate)
+            end = min(until, stop)
+            if hazard > 0:
+                used = hazard * (end - t)
+                if unit < used:
+                    return t - now + unit / hazard
+                unit -= used
+            t = end
+        return INF
 
     def record_relapse(self, person: Person, exit_day: float, returned: bool) -> None:
         """Record that ``person`` relapsed today after the planned exit on ``exit_day``."""
@@ -247,12 +289,14 @@ class World:
     def start_segment(self, person: Person, modality: str, gbp_per_day: float) -> None:
         """``person`` starts a segment in ``modality`` now, costing ``gbp_per_day`` a day."""
         person.modality = modality
+        self.in_modality[modality] += 1
         person.segment_start = self.env.now
         person.segment_gbp_per_day = gbp_per_day
 
     def end_segment(self, person: Person, reason: str) -> None:
         """Record the current segment of ``person`` as ended now for ``reason``; book its cost."""
         self._record_segment(person, self.env.now, reason)
+        self.in_modality[person.modality] -= 1  # type: ignore[index]
         person.modality = None
 
     def _record_segment(self, person: Person, end_day: float, reason: str) -> None:
@@ -327,6 +371,7 @@ class World:
         forget cached multipliers, and resize every service whose capacity they set."""
         self.accrue_fixed_costs()
         self.parameters = new
+        self.profile_cache.clear()
         for person in self.people:  # multiplier tables changed: forget cached factors
             person.cache.clear()
         staffing = new.keyworkers
@@ -370,16 +415,11 @@ class World:
             "area_in_treatment": keyworkers.occupancy.read(now)[0],
             "area_keyworker_waiting": keyworkers.waiting.read(now)[0],
         }
-        naive = [person for person in self.using if not person.ever_treated]
-        snap["treatment_naive"] = len(naive)
-        snap["treatment_naive_ocu"] = sum(1 for person in naive
-                                          if person.attrs["substance"] in OCU)
-        for modality in SEGMENT_MODALITIES:
-            snap[f"in_{modality}"] = 0
-        for person in self.in_treatment:
-            if person.modality is not None:
-                snap[f"in_{person.modality}"] += 1
+        snap["treatment_naive"], snap["treatment_naive_ocu"] = self.naive_using
+        for modality, count in self.in_modality.items():
+            snap[f"in_{modality}"] = count
         keyworkers.per_worker.reset_peak()
+        keyworkers.forget_history()
         return snap
 
 
