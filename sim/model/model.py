@@ -11,10 +11,13 @@ Hazards and time-varying parameters
   memoryless, so a wait is cut at the next policy date and drawn again with the
   parameters then in force: policies take effect exactly on their date.
 * Durations with a shape (drop-out, relapse) use the distribution's cumulative hazard
-  ``H``: a person draws one unit-exponential budget ``E`` and leaves when the
-  accumulated ``multiplier x dH`` reaches it. Multipliers (caseload pressure,
-  attributes, policies) are re-read at each 12-weekly review, or at each policy date
-  after treatment, and held constant in between.
+  ``H``: after treatment a person draws one unit-exponential budget ``E`` and relapses
+  when the accumulated ``multiplier x dH`` reaches it, the multiplier re-read at each
+  policy date. In treatment, the caseload multipliers hold over each 12-weekly review
+  interval (read at its start) and the first event is found by thinning
+  (:mod:`~sim.model.stay`), with no event at the reviews themselves.
+* A death rate that steps down through the post-exit and post-release windows is one
+  draw through all of them (:meth:`~sim.model.world.World.death_delay`).
 """
 
 from __future__ import annotations

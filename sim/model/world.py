@@ -211,10 +211,14 @@ class World:
         used, the rate following the post-exit and post-release windows (``base`` deaths
         per 100 person-years outside them): one draw however many windows end on the way;
         ``inf`` if not before ``stop`` (a day)."""
+        mortality = self.parameters.mortality
+        factor = person.factor(mortality.multipliers)
+        windows = (person.exit_day is not None or person.release_day is not None) and \
+            person.attrs["substance"] in mortality.after_exit_substances
         t = now
         while t < stop:
-            rate, until = self.post_exit_rate(person, t, base)
-            hazard = self.death_rate(person, rate)
+            rate, until = self.post_exit_rate(person, t, base) if windows else (base, INF)
+            hazard = death_rate_per_day(rate, factor)
             end = min(until, stop)
             if hazard > 0:
                 used = hazard * (end - t)
