@@ -50,6 +50,7 @@ from .people import (
 from .policies import apply_policy
 from .records import Records
 from .referral import referral
+from .snapshot import snapshot
 from .treatment import carried_in
 from .world import Stage, World
 
@@ -211,7 +212,7 @@ class Model:
             if day > world.end_day + 1e-9:
                 return
             yield env.timeout(day - env.now)
-            world.monitor.snapshots.append(world.snapshot(day))
+            world.monitor.snapshots.append(snapshot(world, day))
             world.accrue_fixed_costs()
             if month % 12 == 0:
                 world.new_year()

@@ -386,46 +386,6 @@ class World:
         self.hat.set_capacity(hat.places if hat.open else 0)
         self.rehab_budget.set_budget(new.modalities.rehab.budget_per_year_gbp)
 
-    # ------------------------------------------------------------------ snapshots
-
-    def snapshot(self, day: float) -> dict[str, Any]:
-        """The state of the system at the end of the month ending on ``day``: counts,
-        waiting lists, occupancy, and the time integrals (``area_*``, level x days) so far.
-        Starts a new period for the caseload peak."""
-        now = self.env.now
-        keyworkers = self.keyworkers
-        kw_area, kw_over, kw_peak = keyworkers.per_worker.read(now)
-        params = self.parameters
-        snap: dict[str, Any] = {
-            "day": day,
-            **{name: self.monitor.counts[i] for i, name in enumerate(STATE_NAMES)},
-            "caseload_per_worker": keyworkers.caseload(),
-            "staff": keyworkers.staff,
-            "keyworker_waiting": len(keyworkers.queue),
-            "triage_waiting": len(self.triage.queue),
-            "beds_occupied": self.beds.count,
-            "beds": params.modalities.detox.inpatient_beds,
-            "hat_occupied": self.hat.count,
-            "hat_places": params.modalities.hat.places if params.modalities.hat.open else 0,
-            "rehab_occupied": self.rehab_places.count,
-            "rehab_budget_left_gbp": self.rehab_budget.remaining,
-            "incidence_cum": self.monitor.incidence,
-            "area_caseload_per_worker": kw_area,
-            "days_caseload_over_40_cum": kw_over,
-            "caseload_peak": kw_peak,
-            "area_beds": self.beds.occupancy.read(now)[0],
-            "area_hat": self.hat.occupancy.read(now)[0],
-            "area_rehab": self.rehab_places.occupancy.read(now)[0],
-            "area_in_treatment": keyworkers.occupancy.read(now)[0],
-            "area_keyworker_waiting": keyworkers.waiting.read(now)[0],
-        }
-        snap["treatment_naive"], snap["treatment_naive_ocu"] = self.naive_using
-        for modality, count in self.in_modality.items():
-            snap[f"in_{modality}"] = count
-        keyworkers.per_worker.reset_peak()
-        keyworkers.forget_history()
-        return snap
-
 
 def _by_pid(person: Person) -> int:
     """Sort key: a person's id (a stable order, unlike a set's)."""
