@@ -43,7 +43,6 @@ from benchmarks.mmc import ciw_run, simpy_run, treatsim_run  # noqa: E402
 from benchmarks.scenarios import hampshire_data, hampshire_scale, national  # noqa: E402
 from sim.model import Model, simulate  # noqa: E402
 from sim.streams import Streams  # noqa: E402
-from sim.vocab import DAYS_PER_YEAR  # noqa: E402
 
 START = "2d2c2cd"
 """The commit the engine work started from: the Hampshire replication races it."""
@@ -167,7 +166,7 @@ def national_run(years: int) -> None:
     alive = sum(v for k, v in rec.final_states.items() if k not in ("dead", "moved_away"))
     print(f"national ({years}-year replication of scenarios/england_national.yaml, "
           f"{people:,} people at the start, {alive:,} at the end, "
-          f"{people_years(rec) * DAYS_PER_YEAR / DAYS_PER_YEAR:,.0f} people-years): "
+          f"{people_years(rec):,.0f} people-years): "
           f"{wall:,.0f} s, {rec.events:,} events "
           f"({wall / rec.events * 1e6:.1f} microseconds each), peak RSS {rss_gib:.2f} GiB")
 

@@ -67,14 +67,8 @@ def community_rates(world: World, person: Person,
     rate per source, then cessation, moving away and custody) and the day until which they
     hold (the next policy date, or the end of a release window)."""
     params = world.parameters
-    memo = person.memo
-    if memo is None or memo[0] is not params:
-        key = ("community", *sorted(person.attrs.items()))
-        rates = world.profile_cache.get(key)
-        if rates is None:
-            rates = world.profile_cache[key] = _person_rates(params, person)
-        memo = person.memo = (params, rates)
-    rate_self, rate_gp, rate_justice, prison, cessation, moving, custody = memo[1]
+    rate_self, rate_gp, rate_justice, prison, cessation, moving, custody = world.profile_rates(
+        "community", person, lambda: _person_rates(params, person))
     boundary = world.next_boundary(now)
     rate_prison = 0.0
     if person.release_day is not None:

@@ -213,6 +213,7 @@ class Model:
                 return
             yield env.timeout(day - env.now)
             world.monitor.snapshots.append(snapshot(world, day))
+            world.keyworkers.forget_history()  # reviews look back at most 84 days
             world.accrue_fixed_costs()
             if month % 12 == 0:
                 world.new_year()

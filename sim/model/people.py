@@ -63,7 +63,7 @@ class Person:
     __slots__ = (
         "pid", "rng", "attrs", "state", "exit_day", "exit_route", "release_day", "episodes",
         "episode", "modality", "segment_start", "segment_gbp_per_day", "process",
-        "treatment_year", "using_year", "ever_treated", "cache", "dynamic_cache", "memo",
+        "treatment_year", "using_year", "ever_treated", "cache", "dynamic_cache",
     )
 
     def __init__(self, pid: int, rng: random.Random, attrs: dict[str, str]) -> None:
@@ -85,13 +85,11 @@ class Person:
         self.ever_treated = False
         self.cache: dict[int, float] = {}  # id(multiplier table) -> factor for this person
         self.dynamic_cache: dict[int, float] = {}  # the same, for tables on dynamic attributes
-        self.memo: tuple[Any, tuple[float, ...]] | None = None  # (parameters, community rates)
 
     def set_attr(self, name: str, level: str | None) -> None:
         """Change one of the :data:`DYNAMIC_ATTRIBUTES` (``None`` removes it)."""
         if self.dynamic_cache:
             self.dynamic_cache.clear()
-        self.memo = None
         if level is None:
             self.attrs.pop(name, None)
         else:
@@ -122,7 +120,6 @@ class Person:
         longer needs: their random stream, caches and process. Their records stay."""
         self.rng = None  # type: ignore[assignment]
         self.cache = self.dynamic_cache = {}
-        self.memo = None
         self.process = None
 
 

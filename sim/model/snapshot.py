@@ -43,5 +43,4 @@ def snapshot(world: World, day: float) -> dict[str, Any]:
     for modality, count in world.in_modality.items():
         snap[f"in_{modality}"] = count
     keyworkers.per_worker.reset_peak()
-    keyworkers.forget_history()
     return snap

@@ -109,12 +109,8 @@ def stay_rates(world: World, person: Person, modality: str, params: Scenario) ->
     """
     if modality == HAT and not params.modalities.hat.open:
         raise ServiceClosed(OST)  # closed without a plan reaching this person
-    cache = world.profile_cache
-    key = (modality, *sorted(person.attrs.items()))
-    rates = cache.get(key)
-    if rates is None:
-        rates = cache[key] = _stay_rates(world, person, modality, params)
-    return rates
+    return world.profile_rates(modality, person,
+                               lambda: _stay_rates(world, person, modality, params))
 
 
 def _stay_rates(world: World, person: Person, modality: str, params: Scenario) -> StayRates:

@@ -10,7 +10,7 @@ methods; nothing outside reaches into its private state.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from typing import Any, TypeAlias
 
 import simpy
@@ -95,6 +95,17 @@ class World:
         self.occupants: dict[str, set[Person]] = {service: set() for service in CLOSABLE}
         self.end_day = self.run.horizon_days + self.run.follow_up_days
         self._costs_booked_to = 0.0  # day up to which fixed costs are in the ledger
+
+    # ------------------------------------------------------------------ rates by profile
+
+    def profile_rates(self, kind: str, person: Person, build: Callable[[], Any]) -> Any:
+        """Rates of ``kind`` for everyone with the attributes of ``person``: ``build()``
+        once per attribute profile under the parameters in force (a policy clears them)."""
+        key = (kind, *sorted(person.attrs.items()))
+        rates = self.profile_cache.get(key)
+        if rates is None:
+            rates = self.profile_cache[key] = build()
+        return rates
 
     # ------------------------------------------------------------------ time
 
