@@ -20,7 +20,8 @@ from sim.analysis.validation import (
     summary_rows,
     within,
 )
-from sim.analysis.validation_measures import MEASURES, ModelSpec, Replication, measure_value
+from sim.analysis.validation_cohorts import Replication
+from sim.analysis.validation_measures import MEASURES, ModelSpec, measure_value
 from sim.cli import main
 from sim.metrics import key_values, replication_tables
 from sim.model import Death, Episode, Records, Relapse, Segment, simulate

@@ -37,7 +37,8 @@ from ..scenario import (
 )
 from ..stats import t_interval
 from .targets import Targets
-from .validation_measures import ModelSpec, Replication, measure_value
+from .validation_cohorts import Replication
+from .validation_measures import ModelSpec, measure_value
 
 __all__ = ["AREAS", "DEFAULT_FILE", "Figure", "ValidationFile", "ValidationRun",
            "area_scenario", "describe", "extended", "load_validation", "local_targets",
