@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SIM = ROOT / "sim"
 
 ROOMS = ["text", "vocab", "distributions", "streams", "scenario", "model", "metrics", "stats",
-         "sweep", "io", "execute", "analysis", "cli"]
+         "sweep", "io", "execute", "uncertainty", "analysis", "cli"]
 """The rooms of ``sim`` in import order: a module may import from its own room or from
 rooms before it, never after."""
 RANK = {room: i for i, room in enumerate(ROOMS)}

@@ -138,6 +138,44 @@ def test_every_judgement_states_its_range():
     assert len(names) == len(set(names))
 
 
+def test_every_parameter_has_a_prior():
+    """Every entry carries the prior the uncertainty analysis draws from: a known dist and
+    basis, a quote, and (unless fixed) low and high of the set value's shape in the set
+    parameter's units, around the set value where the dist puts it there."""
+    evidence = yaml.safe_load((ROOT / "calibration" / "evidence.yaml").read_text())["evidence"]
+    dists = {"lognormal", "beta", "triangular", "uniform", "fixed"}
+    for item in evidence:
+        name = item["name"]
+        prior = item.get("prior")
+        assert isinstance(prior, dict), name
+        assert set(prior) <= {"dist", "low", "high", "basis", "quote"}, (name, set(prior))
+        assert prior["dist"] in dists, name
+        assert prior["basis"] in {"ci95", "judgement", "fixed"}, name
+        assert isinstance(prior.get("quote"), str) and prior["quote"].strip(), name
+        if item.get("kind") == "judgement":
+            assert prior["basis"] == "judgement", name
+        if prior["dist"] == "fixed":
+            assert "low" not in prior and "high" not in prior, name
+            continue
+        assert prior["basis"] != "fixed", name
+        value = item.get("set_to", item["value"])
+        low, high = prior["low"], prior["high"]
+        values, lows, highs = ([v] if not isinstance(v, list) else v for v in (value, low, high))
+        assert isinstance(low, list) == isinstance(high, list) == isinstance(value, list), name
+        assert len(values) == len(lows) == len(highs), name
+        for v, lo, hi in zip(values, lows, highs, strict=True):
+            if prior["dist"] == "triangular":
+                assert min(lo, hi) <= v <= max(lo, hi), (name, lo, v, hi)
+            else:
+                assert lo < hi, (name, lo, hi)
+            if prior["dist"] in {"lognormal", "beta"}:
+                assert lo < v < hi, (name, lo, v, hi)
+            if prior["dist"] == "lognormal":
+                assert lo > 0 and hi > 0, name
+            if prior["dist"] == "beta":
+                assert 0 < lo < 1 and 0 < hi < 1, name
+
+
 def test_fitted_key_applies_parameters_last(tmp_path):
     (tmp_path / "fit.yaml").write_text(
         "parameters:\n  referral.self.per_year: 0.33\n"

@@ -1,41 +1,83 @@
-"""A self-contained HTML report of a comparison, for a commissioner to read and email.
+"""A self-contained HTML report of a comparison, for a board to read and email.
 
-Sections (each an ``<section id=...>``): ``answer`` (the result in plain English),
-``headline`` (metrics with 95% intervals), ``differences`` (forest plot), ``trends`` (time
-series with interval bands), ``costs``, ``changes`` (what differs between the scenario
-files), ``assumptions`` (and sources) and ``provenance``. Images are PNGs embedded as
-base64, so the file has no dependencies.
+Python builds the context (every number already written for people, every chart a
+base64 PNG with its alt text); the Jinja2 template ``templates/report.html.j2`` (with
+``report.css``) lays it out, so wording and branding change without touching code.
+
+Sections (each an ``<section id=...>``), in order: ``judgement`` (only when the
+uncertainty analysis has warnings: it opens the report), ``answer``, ``headline``,
+``differences``, ``drivers`` and ``cost-effectiveness`` (only with an uncertainty
+analysis), ``trends``, ``costs``, ``changes``, ``fit``, ``definitions``, ``limits``,
+``assumptions`` and ``provenance``. The helpers live in :mod:`.report_format` (numbers,
+money, financial years; :func:`fmt_diff` writes every difference), :mod:`.report_charts`,
+:mod:`.report_uncertainty`, :mod:`.report_text` and, for the PDF, :mod:`.report_pdf`.
 """
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import difflib
-import hashlib
-import html
-import io
 import math
-import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
-import pandas as pd
 
 from .. import __version__
-from ..metrics import HEADLINE, METRICS, format_value
-from ..scenario import resolved_yaml
-from ..stats import t_interval
+from ..io.provenance import provenance
+from ..metrics import HEADLINE
+from ..scenario import resolved_yaml, scenario_hash
 from ..vocab import COST_SERVICES
 from .compare import Comparison
+from .report_charts import forest, trends
+from .report_format import (
+    fmt,
+    fmt_diff,
+    fmt_interval,
+    full_description,
+    label,
+    long_date,
+    reporting_years,
+    settling_years,
+    short_title,
+    span,
+    unit,
+)
+from .report_text import INTERVAL_MEANING, LIMITS, changes, definitions, fit
+from .report_uncertainty import (
+    cost_effectiveness,
+    drivers,
+    has_cost_effectiveness,
+    has_intervals,
+    interval_cells,
+)
 
-SECTIONS = ("answer", "headline", "differences", "trends", "costs", "changes",
-            "assumptions", "provenance")
-ANSWER_METRICS = ("wait_treatment_median_days", "in_treatment_during",
-                  "successful_completion_rate", "deaths", "cost_total_gbp",
-                  "cost_per_completion_gbp", "waiting_list_end", "caseload_mean")
-COLOURS = ("#1f4e79", "#c55a11", "#548235", "#7030a0", "#bf9000", "#2e75b6")
+if TYPE_CHECKING:
+    from ..uncertainty.results import Uncertainty
 
+__all__ = ["SECTIONS", "UNCERTAINTY_SECTIONS", "fmt_diff", "render"]
+
+SECTIONS = ("answer", "headline", "differences", "trends", "costs", "changes", "fit",
+            "definitions", "limits", "assumptions", "provenance")
+"""The sections every report has."""
+UNCERTAINTY_SECTIONS = ("judgement", "drivers", "cost-effectiveness")
+"""The sections a report has when given an uncertainty analysis with warnings, drivers
+and draws of completions and cost."""
+KEY_NUMBERS = (
+    ("successful_completions", "Successful completions a year"),
+    ("successful_completion_rate", "Successful completions per person in treatment"),
+    ("planned_exit_share", "Planned exits, share of all exits"),
+    ("in_treatment_during", "People in treatment during a year"),
+    ("wait_treatment_median_days", "Median wait from referral to treatment"),
+    ("deaths", "Deaths a year"),
+    ("cost_total_gbp", "Total cost a year"),
+    ("cost_per_completion_gbp", "Cost per successful completion"),
+)
+"""The few numbers the answer opens with: (metric, how the board reads it)."""
+ANSWER_METRICS = tuple(m for m, _ in KEY_NUMBERS)
+COST_NAMES = {"keyworkers": "Keyworkers", "triage": "Assessment (triage)",
+              "ost": "OST prescribing", "psychosocial": "Psychosocial support",
+              "hat_fixed": "HAT, fixed cost", "hat_medicine": "HAT, medicine",
+              "detox": "Community detox", "detox_inpatient": "Inpatient detox",
+              "rehab": "Residential rehab", "other": "Other services"}
 MODEL_ASSUMPTIONS = (
     "Each person is simulated individually from referral to exit and relapse; rates come "
     "from the scenario file, which cites its sources.",
@@ -43,7 +85,7 @@ MODEL_ASSUMPTIONS = (
     "numbers, so the same people are referred at the same times unless a policy changes "
     "what happens to them.",
     "Intervals are 95% t-intervals over replications of each replication's average over "
-    "the reporting years (the warm-up years are left out).",
+    "the reporting years (the settling-in years are left out).",
     "Caseload pressure changes drop-out and completion through the scenario's pressure "
     "table, anchored at the good-practice caseload of 40.",
     "Costs are the scenario's unit costs: staff per worker-year, treatment per day, rehab "
@@ -51,312 +93,249 @@ MODEL_ASSUMPTIONS = (
 )
 
 
-fmt = format_value
+def _environment() -> Any:
+    import jinja2
+
+    return jinja2.Environment(loader=jinja2.PackageLoader("sim.analysis", "templates"),
+                              autoescape=True, undefined=jinja2.StrictUndefined,
+                              trim_blocks=True, lstrip_blocks=True)
 
 
-def fmt_diff(x: float, unit: str) -> str:
-    """A signed difference in the metric's unit (percentage points for shares)."""
-    if x is None or math.isnan(x):
-        return "–"
-    sign = "+" if x > 0 else "−" if x < 0 else "±"
-    if unit == "share":
-        return f"{sign}{abs(100 * x):.1f} points"
-    return sign + fmt(abs(x), unit)
+def _clip(lo: float, hi: float, metric: str) -> tuple[float, float]:
+    """A level's interval kept within what the measure can be: 0 and up, shares to 1."""
+    top = 1.0 if unit(metric) == "share" else math.inf
+    return (lo if math.isnan(lo) else min(max(lo, 0.0), top),
+            hi if math.isnan(hi) else min(max(hi, 0.0), top))
 
 
-def _label(metric: str) -> str:
-    return METRICS.get(metric, {}).get("label", metric)
+def _is_clear(r: Any) -> bool:
+    return not math.isnan(r["ci_low"]) and (r["ci_low"] > 0 or r["ci_high"] < 0)
 
 
-def _unit(metric: str) -> str:
-    return METRICS.get(metric, {}).get("unit", "")
+# --------------------------------------------------------------------------- the answer
 
 
-def _png(fig: Any) -> str:
-    import matplotlib.pyplot as plt
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    data = base64.b64encode(buf.getvalue()).decode()
-    return f'<img alt="chart" src="data:image/png;base64,{data}">'
-
-
-def _title(sc: Any) -> str:
-    """The scenario in a phrase: the first clause of its description (or its name)."""
-    text = " ".join((sc.description or sc.name).split())
-    first = re.split(r"(?<=[a-z0-9)])[.;:] ", text)[0].rstrip(".;:")
-    return first if len(first) <= 160 else sc.name
-
-
-def answer_sentences(cmp: Comparison) -> list[str]:
-    """Plain-English sentences: for each alternative, what changes and by how much."""
+def _key_numbers(cmp: Comparison, sc: Any) -> list[dict[str, Any]]:
     s = cmp.summary.set_index(["scenario", "metric"])
     d = cmp.comparison.set_index(["scenario", "metric"])
     out = []
-    for sc in cmp.scenarios[1:]:
-        parts = []
-        for metric in ANSWER_METRICS:
-            if (sc.name, metric) not in d.index:
-                continue
-            row = d.loc[(sc.name, metric)]
-            unit, label = _unit(metric), _label(metric).lower()
-            base = s.loc[(cmp.base, metric), "mean"]
-            alt = s.loc[(sc.name, metric), "mean"]
-            lo, hi = row["ci_low"], row["ci_high"]
-            if math.isnan(lo) or (lo == hi == row["diff_mean"] == 0):
-                continue  # no interval, or no change at all (e.g. no waits in either)
-            ci = f"difference {fmt_diff(row['diff_mean'], unit)}, 95% CI {fmt_diff(lo, unit)} " \
-                 f"to {fmt_diff(hi, unit)}"
-            if lo > 0 or hi < 0:
-                verb = "rises" if row["diff_mean"] > 0 else "falls"
-                parts.append(f"{label} {verb} from {fmt(base, unit)} to {fmt(alt, unit)} "
-                             f"({ci})")
-            elif metric in ("cost_total_gbp", "wait_treatment_median_days"):
-                parts.append(f"{label} shows no clear change ({fmt(base, unit)} against "
-                             f"{fmt(alt, unit)}; {ci})")
-        if not parts:
-            parts.append("no headline measure changes clearly at this number of "
-                         "replications")
-        out.append(f"<b>{html.escape(_title(sc))}</b> (compared with "
-                   f"{html.escape(cmp.base)}): " + "; ".join(html.escape(p) for p in parts)
-                   + ".")
+    for metric, words in KEY_NUMBERS:
+        if (sc.name, metric) not in d.index or (cmp.base, metric) not in s.index:
+            continue
+        r, u = d.loc[(sc.name, metric)], unit(metric)
+        out.append({"label": words, "base": fmt(s.loc[(cmp.base, metric), "mean"], u),
+                    "alt": fmt(s.loc[(sc.name, metric), "mean"], u),
+                    "diff": fmt_diff(r["diff_mean"], u),
+                    "interval": fmt_interval(r["ci_low"], r["ci_high"], u),
+                    "is_clear": _is_clear(r)})
     return out
 
 
-def _headline_html(cmp: Comparison) -> str:
+def _sentence(cmp: Comparison, sc: Any, metric: str) -> str | None:
+    """'Effective engagement: 71.0% to 73.8%, a clear rise (...)' when ``metric``
+    changes clearly; None otherwise."""
+    s = cmp.summary.set_index(["scenario", "metric"])
+    r = cmp.comparison.set_index(["scenario", "metric"]).loc[(sc.name, metric)]
+    if not _is_clear(r):
+        return None
+    u = unit(metric)
+    base, alt = s.loc[(cmp.base, metric), "mean"], s.loc[(sc.name, metric), "mean"]
+    return (f"{label(metric)}: {fmt(base, u)} → {fmt(alt, u)}, a clear "
+            f"{'rise' if r['diff_mean'] > 0 else 'fall'} of "
+            f"{fmt_diff(abs(r['diff_mean']), u).lstrip('+')} "
+            f"(95% interval {fmt_interval(r['ci_low'], r['ci_high'], u)}).")
+
+
+def answer_sentences(cmp: Comparison, sc: Any) -> list[str]:
+    """The detail after the key numbers: a sentence for each other headline measure that
+    changes clearly for alternative ``sc``, or one saying none does."""
+    d = cmp.comparison.set_index(["scenario", "metric"])
+    said = [_sentence(cmp, sc, m) for m in HEADLINE
+            if m not in ANSWER_METRICS and (sc.name, m) in d.index]
+    said = [x for x in said if x]
+    if not said:
+        return ["No other headline measure changes clearly at this number of runs."]
+    return ["Other headline measures that change clearly:", *said]
+
+
+def _answer(cmp: Comparison) -> dict[str, Any]:
+    base = cmp.scenarios[0]
+    period = (f"Each figure is a yearly average over the reporting years "
+              f"{span(reporting_years(base))}, from {cmp.reps} runs of each scenario on "
+              "the same simulated people")
+    if base.run.warmup_years:
+        period += (f"; the settling-in years {span(settling_years(base))} are left out")
+    return {"period": period + ".", "base": short_title(base),
+            "options": [{"title": short_title(sc), "key_numbers": _key_numbers(cmp, sc),
+                         "sentences": answer_sentences(cmp, sc)}
+                        for sc in cmp.scenarios[1:]],
+            "notes": list(cmp.warnings)}
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def _level_cell(s: Any, sc: Any, metric: str) -> dict[str, str]:
+    if (sc.name, metric) not in s.index:
+        return {"main": "–", "sub": "", "cls": ""}
+    r, u = s.loc[(sc.name, metric)], unit(metric)
+    lo, hi = _clip(r["ci_low"], r["ci_high"], metric)
+    return {"main": fmt(r["mean"], u), "sub": fmt_interval(lo, hi, u, diff=False), "cls": ""}
+
+
+def _diff_cells(d: Any, sc: Any, metric: str, unc: Uncertainty | None) -> list[dict[str, str]]:
+    if d is None or (sc.name, metric) not in d.index:
+        cells = [{"main": "–", "sub": "", "cls": ""}]
+    else:
+        r, u = d.loc[(sc.name, metric)], unit(metric)
+        cells = [{"main": fmt_diff(r["diff_mean"], u),
+                  "sub": fmt_interval(r["ci_low"], r["ci_high"], u),
+                  "cls": "clear" if _is_clear(r) else ""}]
+    if has_intervals(unc):
+        ui, better = interval_cells(unc, sc.name, metric)
+        cells += [{"main": ui, "sub": "", "cls": ""}, {"main": better, "sub": "", "cls": ""}]
+    return cells
+
+
+def _headline(cmp: Comparison, unc: Uncertainty | None) -> dict[str, Any]:
     s = cmp.summary.set_index(["scenario", "metric"])
     d = cmp.comparison.set_index(["scenario", "metric"]) if len(cmp.comparison) else None
-    head = "".join(f"<th>{html.escape(sc.name)}<br><small>mean (95% CI)</small></th>"
-                   for sc in cmp.scenarios)
-    head += "".join(f"<th>{html.escape(sc.name)} − {html.escape(cmp.base)}<br>"
-                    f"<small>paired difference (95% CI)</small></th>"
-                    for sc in cmp.scenarios[1:])
+    head = [{"title": short_title(sc), "sub": "average (95% interval)"} for sc in cmp.scenarios]
+    for sc in cmp.scenarios[1:]:
+        who = f" ({short_title(sc, 40)})" if len(cmp.scenarios) > 2 else ""
+        head.append({"title": "Difference" + who,
+                     "sub": "paired difference (95% interval from replications)"})
+        if has_intervals(unc):
+            head += [{"title": "Uncertainty interval" + who, "sub": "95% of parameter sets"},
+                     {"title": "Chance it is better" + who, "sub": "share of parameter sets"}]
     rows = []
     for metric in HEADLINE:
-        unit = _unit(metric)
-        cells = []
-        for sc in cmp.scenarios:
-            r = s.loc[(sc.name, metric)] if (sc.name, metric) in s.index else None
-            cells.append("<td>–</td>" if r is None else
-                         f"<td>{fmt(r['mean'], unit)}<br><small>{fmt(r['ci_low'], unit)} to "
-                         f"{fmt(r['ci_high'], unit)}</small></td>")
+        cells = [_level_cell(s, sc, metric) for sc in cmp.scenarios]
         for sc in cmp.scenarios[1:]:
-            if d is None or (sc.name, metric) not in d.index:
-                cells.append("<td>–</td>")
-                continue
-            r = d.loc[(sc.name, metric)]
-            clear = not math.isnan(r["ci_low"]) and (r["ci_low"] > 0 or r["ci_high"] < 0)
-            cls = ' class="clear"' if clear else ""
-            cells.append(f"<td{cls}>{fmt_diff(r['diff_mean'], unit)}<br><small>"
-                         f"{fmt_diff(r['ci_low'], unit)} to {fmt_diff(r['ci_high'], unit)}"
-                         f"</small></td>")
-        rows.append(f"<tr><th>{html.escape(_label(metric))}</th>{''.join(cells)}</tr>")
-    return (f"<table><tr><th>measure</th>{head}</tr>{''.join(rows)}</table>"
-            "<p class=note>Shaded differences are clear: their 95% interval excludes zero.</p>")
+            cells += _diff_cells(d, sc, metric, unc)
+        rows.append({"label": label(metric), "cells": cells})
+    notes = ["Differences are the alternative minus the baseline, taken run by run on the "
+             "same simulated people; differences in shares are in percentage points. "
+             "Shaded differences are clear: their 95% interval excludes zero.",
+             f"The 95% interval from replications (a Monte Carlo interval) shows how "
+             f"precisely {cmp.reps} runs pin the answer down with the model's inputs as set."]
+    if has_intervals(unc):
+        notes.append(
+            f"The uncertainty interval is where 95% of the answers fall when the uncertain "
+            f"inputs are drawn from their plausible ranges ({unc.draws} parameter sets from "
+            f"{unc.source or 'the evidence'}); the chance it is better is the share of "
+            "those sets in which the alternative does better on that measure ('–' where "
+            "neither direction is better).")
+    return {"head": head, "rows": rows, "notes": notes}
 
 
-def _forest(cmp: Comparison) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def _costs(cmp: Comparison) -> dict[str, Any]:
     s = cmp.summary.set_index(["scenario", "metric"])
-    d = cmp.comparison.set_index(["scenario", "metric"])
-    alts = cmp.scenarios[1:]
-    metrics = [m for m in HEADLINE if (cmp.base, m) in s.index]
-    fig, ax = plt.subplots(figsize=(8, 0.45 * len(metrics) * max(1, len(alts)) + 1.2))
-    y = 0
-    ticks, labels = [], []
-    for metric in metrics:
-        base = s.loc[(cmp.base, metric), "mean"]
-        for j, sc in enumerate(alts):
-            if (sc.name, metric) not in d.index or not base:
-                continue
-            r = d.loc[(sc.name, metric)]
-            lo, mid, hi = (100 * r[k] / abs(base) for k in ("ci_low", "diff_mean", "ci_high"))
-            colour = COLOURS[(j + 1) % len(COLOURS)]
-            if not math.isnan(lo):
-                ax.plot([lo, hi], [y, y], color=colour, lw=2.5)
-            ax.plot([mid], [y], "o", color=colour,
-                    label=sc.name if metric == metrics[0] else None)
-            ticks.append(y)
-            labels.append(_label(metric) if j == 0 else "")
-            y += 1
-        y += 0.4
-    ax.axvline(0, color="#444", lw=1)
-    ax.set_yticks(ticks, labels, fontsize=8)
-    ax.invert_yaxis()
-    ax.set_xlabel(f"change from {cmp.base}, % of its mean (95% CI)")
-    if alts:
-        ax.legend(fontsize=8, loc="best")
-    ax.grid(axis="x", alpha=0.3)
-    return _png(fig)
-
-
-def _band(ax: Any, ts: pd.DataFrame, column: str, name: str, colour: str,
-          x: str = "month") -> None:
-    grouped = ts.groupby(x)[column]
-    xs, means, los, his = [], [], [], []
-    for key, vals in grouped:
-        mean, _, lo, hi, _ = t_interval(vals.to_numpy(dtype=float))
-        xs.append(key)
-        means.append(mean)
-        los.append(mean if math.isnan(lo) else lo)
-        his.append(mean if math.isnan(hi) else hi)
-    ax.plot(xs, means, color=colour, lw=1.8, label=name)
-    ax.fill_between(xs, los, his, color=colour, alpha=0.2, lw=0)
-
-
-def _trends(cmp: Comparison) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    ts_all = cmp.timeseries()
-    yearly = cmp.yearly()
-    monthly = (("in_treatment", "People in treatment"),
-               ("waiting", "Waiting (triage + keyworker)"),
-               ("caseload_per_worker", "Caseload per keyworker"))
-    annual = (("deaths", "Deaths a year"), ("cost_total_gbp", "Total cost a year (£)"))
-    fig, axes = plt.subplots(3, 2, figsize=(10, 9))
-    flat = axes.ravel()
-    for i, sc in enumerate(cmp.scenarios):
-        colour = COLOURS[i % len(COLOURS)]
-        ts = ts_all[ts_all["scenario"] == sc.name].copy()
-        ts["waiting"] = ts["keyworker_waiting"] + ts["triage_waiting"]
-        ts["years"] = (ts["month"] - 1) / 12 - sc.run.warmup_years + 1 / 12
-        for ax, (col, title) in zip(flat[:3], monthly, strict=True):
-            _band(ax, ts, col, sc.name, colour, x="years")
-            ax.set_title(title, fontsize=10)
-        yr = yearly[yearly["scenario"] == sc.name]
-        for ax, (metric, title) in zip(flat[3:5], annual, strict=True):
-            _band(ax, yr[yr["metric"] == metric], "value", sc.name, colour, x="year")
-            ax.set_title(title, fontsize=10)
-    for ax in flat[:3]:
-        ax.axvspan(ax.get_xlim()[0], 0, color="#eee", zorder=0)
-        ax.set_xlabel("years from the end of the warm-up (grey: warm-up)", fontsize=8)
-    from matplotlib.ticker import MaxNLocator
-
-    for ax in flat[3:5]:
-        ax.set_xlabel("reporting year", fontsize=8)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    flat[5].axis("off")
-    flat[0].legend(fontsize=8)
-    fig.tight_layout()
-    return _png(fig)
-
-
-def _costs_html(cmp: Comparison) -> str:
-    s = cmp.summary.set_index(["scenario", "metric"])
+    d = cmp.comparison.set_index(["scenario", "metric"]) if len(cmp.comparison) else None
+    metrics = [f"cost_{c}_gbp" for c in COST_SERVICES] + [
+        "cost_total_gbp", "cost_per_completion_gbp", "successful_completions"]
     rows = []
-    for metric in [f"cost_{c}_gbp" for c in COST_SERVICES] + ["cost_total_gbp",
-                                                             "cost_per_completion_gbp",
-                                                             "successful_completions"]:
-        cells = "".join(
-            f"<td>{fmt(s.loc[(sc.name, metric), 'mean'], _unit(metric))}</td>"
-            if (sc.name, metric) in s.index else "<td>–</td>" for sc in cmp.scenarios)
-        rows.append(f"<tr><th>{html.escape(_label(metric))}</th>{cells}</tr>")
-    head = "".join(f"<th>{html.escape(sc.name)}</th>" for sc in cmp.scenarios)
-    return (f"<table><tr><th>a year, mean over replications</th>{head}</tr>{''.join(rows)}"
-            "</table>")
+    for metric in metrics:
+        values = [s.loc[(sc.name, metric), "mean"] if (sc.name, metric) in s.index
+                  else math.nan for sc in cmp.scenarios]
+        if metric.startswith("cost_") and all(v == 0 or math.isnan(v) for v in values):
+            continue  # a service nobody uses in any scenario
+        cells = [fmt(v, unit(metric)) for v in values]
+        for sc in cmp.scenarios[1:]:
+            ok = d is not None and (sc.name, metric) in d.index
+            cells.append(fmt_diff(d.loc[(sc.name, metric), "diff_mean"], unit(metric))
+                         if ok else "–")
+        name = COST_NAMES.get(metric[5:-4], label(metric)) if metric.startswith(
+            "cost_") and metric[5:-4] in COST_NAMES else label(metric)
+        rows.append({"label": name, "cells": cells})
+    head = [short_title(sc) for sc in cmp.scenarios] + [
+        "Difference" + (f" ({short_title(sc, 40)})" if len(cmp.scenarios) > 2 else "")
+        for sc in cmp.scenarios[1:]]
+    return {"head": head, "rows": rows}
 
 
-def _changes_html(cmp: Comparison) -> str:
-    base_text = resolved_yaml(cmp.scenarios[0]).splitlines()
-    out = []
-    for sc in cmp.scenarios[1:]:
-        diff = difflib.unified_diff(base_text, resolved_yaml(sc).splitlines(),
-                                    fromfile=cmp.base, tofile=sc.name, lineterm="", n=2)
-        lines = []
-        for line in diff:
-            cls = "add" if line.startswith("+") else "del" if line.startswith("-") else ""
-            lines.append(f'<span class="{cls}">{html.escape(line)}</span>')
-        body = "\n".join(lines) or "(no difference in the scenario files)"
-        out.append(f"<h3>{html.escape(cmp.base)} → {html.escape(sc.name)}</h3><pre>{body}</pre>")
-    return "".join(out)
+# --------------------------------------------------------------------------- the rest
 
 
-def _assumptions_html(cmp: Comparison) -> str:
-    items = "".join(f"<li>{html.escape(a)}</li>" for a in MODEL_ASSUMPTIONS)
-    scen = []
+def _assumptions(cmp: Comparison) -> dict[str, Any]:
+    return {"model": MODEL_ASSUMPTIONS,
+            "scenarios": [{"title": short_title(sc), "name": sc.name,
+                           "description": full_description(sc),
+                           "policies": [f"{long_date(p.date)}: {p.note or 'a policy'}"
+                                        for p in sc.policies]} for sc in cmp.scenarios]}
+
+
+def _provenance(cmp: Comparison, seconds: float, unc: Uncertainty | None) -> list[list[str]]:
+    prov = provenance()
+    commit = prov["git_commit"] or "not run from a git checkout"
+    if prov["git_dirty"]:
+        commit += " (with uncommitted changes)"
+    rows = [["report written", dt.datetime.now().strftime("%Y-%m-%d %H:%M")],
+            ["run time", f"{seconds:.1f} s"], ["treatsim version", __version__],
+            ["code (git commit)", commit], ["seed", str(cmp.seed)],
+            ["replications per scenario", str(cmp.reps)]]
     for sc in cmp.scenarios:
-        pol = "".join(
-            f"<li>{p.date}: {html.escape(p.note or 'policy')}</li>" for p in sc.policies)
-        scen.append(f"<li><b>{html.escape(sc.name)}</b>: {html.escape(sc.description)}"
-                    + (f"<ul>{pol}</ul>" if pol else "") + "</li>")
-    return (f"<h3>The model</h3><ul>{items}</ul><h3>The scenarios</h3><ul>{''.join(scen)}"
-            "</ul><p>Each scenario file cites the report or study behind its figures "
-            "beside each value; national evidence is listed in "
-            "<code>calibration/evidence.yaml</code> and each area's fit in "
-            "<code>calibration/fitted/</code>.</p>")
-
-
-def _provenance_html(cmp: Comparison, seconds: float) -> str:
-    """The provenance table: version, seed, scenario hashes, replications, time (s)."""
-    rows = [("treatsim version", __version__), ("seed", str(cmp.seed)),
-            ("replications per scenario", str(cmp.reps)),
-            ("report written", dt.datetime.now().strftime("%Y-%m-%d %H:%M")),
-            ("run time", f"{seconds:.1f} s")]
-    for sc in cmp.scenarios:
-        digest = hashlib.sha256(resolved_yaml(sc).encode()).hexdigest()[:16]
-        rows.append((f"scenario {sc.name}", f"sha256 {digest}; start {sc.run.start_date}, "
-                     f"warm-up {sc.run.warmup_years} y, reporting {sc.run.years} y"))
+        rows.append([f"scenario {sc.name}",
+                     f"sha256 {scenario_hash(resolved_yaml(sc))}; starts "
+                     f"{long_date(sc.run.start_date)}; settling-in years "
+                     f"{span(settling_years(sc)) or 'none'}; reporting years "
+                     f"{span(reporting_years(sc))}"])
+    if unc is not None and unc.draws:
+        rows.append(["parameter uncertainty", f"{unc.draws} parameter sets from "
+                     f"{unc.source or 'the evidence'}, {unc.reps_per_draw} replications each"])
+    elif unc is not None:
+        rows.append(["parameter uncertainty", "judgement checks only, "
+                     f"{unc.reps_per_draw} replications for each setting"])
     if cmp.precision_note:
-        rows.append(("precision", cmp.precision_note))
-    for w in cmp.warnings:
-        rows.append(("warning", w))
-    body = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
-                   for k, v in rows)
-    return f"<table>{body}</table>"
+        rows.append(["precision", cmp.precision_note])
+    rows += [["warning", w] for w in cmp.warnings]
+    rows += [[f"{name} version", v or "not installed"] for name, v in prov["versions"].items()
+             if name != "treatsim"]
+    return rows
 
 
-CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Arial,sans-serif;max-width:1100px;
-margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
-h1{font-size:1.6em;margin-bottom:.2em}h2{border-bottom:2px solid #1f4e79;padding-bottom:.2em;
-margin-top:1.8em}table{border-collapse:collapse;margin:.6em 0;font-size:.92em}
-th,td{border:1px solid #ccc;padding:.35em .6em;text-align:right;vertical-align:top}
-th:first-child{text-align:left}td.clear{background:#fff2cc}small{color:#666}
-.answer p{font-size:1.05em;background:#f3f7fb;border-left:4px solid #1f4e79;padding:.6em .8em}
-pre{background:#f7f7f7;padding:.8em;overflow-x:auto;font-size:.85em}
-.add{color:#0a6b0a}.del{color:#a31515}.note{color:#555;font-size:.9em}.warn{color:#a31515}
-img{max-width:100%}
-"""
+def _title(cmp: Comparison) -> tuple[str, str]:
+    base = short_title(cmp.scenarios[0], 120)
+    if len(cmp.scenarios) == 2:
+        return short_title(cmp.scenarios[1], 120), f"Compared with: {base}"
+    return f"{len(cmp.scenarios) - 1} options compared", f"Compared with: {base}"
 
 
-def _sections(cmp: Comparison, seconds: float, answer: str) -> dict[str, tuple[str, str]]:
-    """Each section's id -> (heading, HTML)."""
+def context(cmp: Comparison, seconds: float = 0.0, uncertainty: Uncertainty | None = None
+            ) -> dict[str, Any]:
+    """Everything the template shows, already written for people."""
+    unc = uncertainty
+    title, subtitle = _title(cmp)
     return {
-        "answer": ("The answer", answer),
-        "headline": ("Headline measures", _headline_html(cmp)),
-        "differences": ("Differences from the baseline", _forest(cmp)),
-        "trends": ("Over time", _trends(cmp)),
-        "costs": ("Costs", _costs_html(cmp)),
-        "changes": ("What changed between the scenario files", _changes_html(cmp)),
-        "assumptions": ("Assumptions and sources", _assumptions_html(cmp)),
-        "provenance": ("How this was run", _provenance_html(cmp, seconds)),
+        "title": title, "subtitle": subtitle, "version": __version__,
+        "judgements": list(unc.warnings) if unc is not None else [],
+        "answer": _answer(cmp), "headline": _headline(cmp, unc),
+        "differences": forest(cmp),
+        "drivers": drivers(unc, cmp, ANSWER_METRICS) if unc is not None else [],
+        "ce": cost_effectiveness(unc, cmp) if has_cost_effectiveness(unc) else None,
+        "trends": trends(cmp), "costs": _costs(cmp), "changes": changes(cmp),
+        "fit": fit(cmp.scenarios[0]),
+        "definitions": definitions(tuple(m for m in ANSWER_METRICS if m not in HEADLINE)),
+        "interval_meaning": INTERVAL_MEANING, "limits": LIMITS,
+        "assumptions": _assumptions(cmp),
+        "provenance": _provenance(cmp, seconds, unc),
+        "reps": cmp.reps, "seed": cmp.seed,
     }
 
 
-def render(cmp: Comparison, seconds: float = 0.0, title: str | None = None) -> str:
-    """The whole report as one HTML string."""
-    title = title or f"{', '.join(s.name for s in cmp.scenarios[1:])} compared with {cmp.base}"
-    warn = "".join(f"<p class=warn>{html.escape(w)}</p>" for w in cmp.warnings)
-    answer = "".join(f"<p>{s}</p>" for s in answer_sentences(cmp))
+def render(cmp: Comparison, seconds: float = 0.0, uncertainty: Uncertainty | None = None,
+           *, title: str | None = None) -> str:
+    """The whole report as one HTML string.
+
+    :param seconds: the comparison's wall time, for the provenance section.
+    :param uncertainty: the parameter-uncertainty analysis of ``cmp``, if one was made:
+        its warnings open the report, and it adds the uncertainty interval and the
+        chance an alternative is better to the headline table, what drives each answer
+        and, with draws of completions and cost, the cost-effectiveness section.
+    :param title: a title to use instead of the alternative's description.
+    """
     with matplotlib.rc_context({"text.parse_math": False}):  # a "$" in a name is text
-        parts = _sections(cmp, seconds, answer + warn)
-    body = "".join(f'<section id="{key}" class="{key}"><h2>{name}</h2>{content}</section>'
-                   for key, (name, content) in parts.items())
-    script = ("<script>window.addEventListener('load',function(){var i=document.images,"
-              "ok=0;for(var k=0;k<i.length;k++){if(i[k].complete&&i[k].naturalWidth>0)ok++}"
-              "document.body.setAttribute('data-images',i.length);"
-              "document.body.setAttribute('data-images-loaded',ok)});</script>")
-    return (f"<!doctype html><html lang=en><head><meta charset=utf-8>"
-            f'<meta name="generator" content="treatsim {__version__}"><title>'
-            f"{html.escape(title)}</title><style>{CSS}</style></head><body>"
-            f"<h1>{html.escape(title)}</h1><p class=note>treatsim {__version__}, "
-            f"{cmp.reps} replications per scenario on common random numbers, seed {cmp.seed}."
-            f"</p>{body}{script}</body></html>")
+        ctx = context(cmp, seconds, uncertainty)
+    if title:
+        ctx["title"] = title
+    return _environment().get_template("report.html.j2").render(**ctx)

@@ -13,10 +13,13 @@ from ..execute.limits import estimate_run, sum_estimates
 from ..io.outputs import OutputError, OutputTarget, prepare_file, write_owned_file
 from ..scenario import Scenario, ScenarioError, load_scenario, scenario_warnings
 from ..text import printable
+from . import uncertainty
 from .common import EXIT_INTERRUPTED, error, output_folder, too_big_refusal, warn
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..analysis.compare import Comparison
+    from ..uncertainty.priors import Prior
+    from ..uncertainty.results import Uncertainty
 
 
 def compare_command(args: argparse.Namespace) -> int:
@@ -25,7 +28,7 @@ def compare_command(args: argparse.Namespace) -> int:
     from ..analysis.compare import compare  # pulls in pandas and scipy
     from ..io.results import write_comparison
 
-    scenarios, out, report = _compare_inputs(args)
+    scenarios, out, report, priors = _compare_inputs(args)
     if isinstance(scenarios, str):
         return error(scenarios)
     t0 = time.perf_counter()
@@ -44,15 +47,18 @@ def compare_command(args: argparse.Namespace) -> int:
         print("compare: interrupted before every scenario finished; nothing written",
               file=sys.stderr)
         return EXIT_INTERRUPTED
+    unc, status = uncertainty.run_keeping(args, cmp, priors)
+    uncertainty.attach(cmp, unc)
     seconds = time.perf_counter() - t0
     try:
         folder = write_comparison(cmp, out, sources=[args.base, *args.alternatives],
-                                  seconds=seconds)
+                                  seconds=seconds, uncertainty=unc)
     except OutputError as exc:
         print(printable(exc), file=sys.stderr)
         return 1
-    status = _write_report(cmp, seconds, report, args.force, folder)
-    print(_comparison_text(cmp))
+    status = _write_report(cmp, seconds, report, args.force, folder, unc,
+                           args.report_pdf) or status
+    print(_comparison_text(cmp, unc))
     for w in cmp.warnings:
         warn(w)
     if cmp.precision_note:
@@ -64,9 +70,11 @@ def compare_command(args: argparse.Namespace) -> int:
 
 
 def _compare_inputs(args: argparse.Namespace
-                    ) -> tuple[list[Scenario] | str, OutputTarget | None, Path | None]:
-    """The scenarios, the checked tables folder and the checked report file; or, in
-    place of the scenarios, the message saying what is wrong (nothing has run)."""
+                    ) -> tuple[list[Scenario] | str, OutputTarget | None, Path | None,
+                               list[Prior] | None]:
+    """The scenarios, the checked tables folder, the checked report file and the priors
+    (None when no uncertainty runs are asked for); or, in place of the scenarios, the
+    message saying what is wrong (nothing has run)."""
     scenarios, problems = [], []
     for f in [args.base, *args.alternatives]:
         try:
@@ -74,61 +82,93 @@ def _compare_inputs(args: argparse.Namespace
         except ScenarioError as exc:
             problems.append(exc.message())
     if problems:
-        return "\n".join(problems), None, None
+        return "\n".join(problems), None, None, None
     names = [s.name for s in scenarios]
     if len(set(names)) != len(names):
         return (f"{args.base}: the scenarios to compare need different names, got "
-                f"{', '.join(names)}"), None, None
+                f"{', '.join(names)}"), None, None, None
+    priors = uncertainty.load(args) if uncertainty.wanted(args) else None
+    if isinstance(priors, str):
+        return priors, None, None, None
     reps = args.reps or (args.max_reps if args.precision else scenarios[0].run.replications)
     estimates = [estimate_run(s, reps, args.workers) for s in scenarios]
-    total = sum_estimates(estimates)
+    total = sum_estimates([*estimates, *uncertainty.estimate(args, scenarios, priors or [],
+                                                             reps)])
     refusal = too_big_refusal(args.base, total, args.force)
     if refusal:
-        return refusal, None, None
+        return refusal, None, None, None
     try:
         out = output_folder(args.out, Path("results") / f"compare-{names[0]}", args.force,
                             total.kept_bytes)
     except OutputError as exc:
-        return f"{args.base}: --out: {exc}", None, None
-    try:
-        report = prepare_file(args.report, force=args.force) if args.report else None
-    except OutputError as exc:
-        return f"{args.base}: --report: {exc}", None, None
+        return f"{args.base}: --out: {exc}", None, None, None
+    report, problem = _report_files(args)
+    if problem:
+        return problem, None, None, None
     for sc in scenarios:
         for w in scenario_warnings(sc):
             warn(w)
-    return scenarios, out, report
+    return scenarios, out, report, priors
+
+
+def _report_files(args: argparse.Namespace) -> tuple[Path | None, str | None]:
+    """The checked ``--report`` file and, if asked for, the checked ``--report-pdf``
+    file beside it; or the message saying what is wrong."""
+    if args.report_pdf and not args.report:
+        return None, f"{args.base}: --report-pdf: needs --report (the HTML it prints)"
+    try:
+        report = prepare_file(args.report, force=args.force) if args.report else None
+    except OutputError as exc:
+        return None, f"{args.base}: --report: {exc}"
+    if args.report_pdf:
+        try:
+            prepare_file(args.report_pdf, force=args.force)
+        except OutputError as exc:
+            return None, f"{args.base}: --report-pdf: {exc}"
+    return report, None
 
 
 def _write_report(cmp: Comparison, seconds: float, report: Path | None, force: bool,
-                  folder: Path) -> int:
-    """Render and write the HTML report, if asked for; 0 on success, 1 (with a message
-    saying the tables are kept in ``folder``) if it could not be written. ``seconds`` is
-    the comparison's wall-clock time in seconds."""
+                  folder: Path, unc: Uncertainty | None = None, pdf: str | None = None
+                  ) -> int:
+    """Render and write the HTML report (and its PDF), if asked for; 0 on success, 1
+    (with a message saying the tables are kept in ``folder``) if it could not be
+    written. ``seconds`` is the comparison's wall-clock time in seconds."""
     if report is None:
         return 0
     from ..analysis.report import render  # pulls in matplotlib
 
     try:
-        html = render(cmp, seconds)
+        html = render(cmp, seconds, unc)
         write_owned_file(report, lambda tmp: tmp.write_text(html, encoding="utf-8"), force)
     except (OSError, OutputError) as exc:
         print(f"compare: the report could not be written ({printable(exc)}); the tables "
               f"are kept in {printable(folder)}", file=sys.stderr)
         return 1
+    if pdf:
+        from ..analysis.report_pdf import PdfError, write_pdf
+
+        try:
+            write_owned_file(Path(pdf), lambda tmp: write_pdf(report, tmp), force)
+        except (OSError, OutputError, PdfError) as exc:
+            print(f"compare: the PDF could not be printed ({printable(exc)}); the HTML "
+                  f"report is {printable(report)}", file=sys.stderr)
+            return 1
     return 0
 
 
-def _comparison_text(cmp: Comparison) -> str:
-    """Headline metrics: each scenario's mean [95% CI] and each difference from the base."""
-    from ..metrics import HEADLINE, METRICS  # pulls in pandas
+def _comparison_text(cmp: Comparison, unc: Uncertainty | None = None) -> str:
+    """Headline metrics: each scenario's mean [95% CI] and each difference from the base
+    (percentage points for shares), with the uncertainty interval over parameter sets
+    when there are draws; the judgement warnings first."""
+    from ..metrics import HEADLINE, METRICS, format_diff, format_interval  # pulls in pandas
     from ..metrics import format_value as fmt
 
     s = cmp.summary.set_index(["scenario", "metric"])
     d = cmp.comparison.set_index(["scenario", "metric"])
     names = [sc.name for sc in cmp.scenarios]
     base = names[0]
-    lines = []
+    lines = uncertainty.summary_lines(unc) if unc else []
     for metric in HEADLINE:
         unit = METRICS[metric]["unit"]
         lines.append(METRICS[metric]["label"])
@@ -141,9 +181,14 @@ def _comparison_text(cmp: Comparison) -> str:
             if name != base and (name, metric) in d.index:
                 q = d.loc[(name, metric)]
                 clear = q["ci_low"] > 0 or q["ci_high"] < 0
-                text += (f"   diff {fmt(q['diff_mean'], unit)} "
-                         f"[{fmt(q['ci_low'], unit)} to {fmt(q['ci_high'], unit)}]"
-                         f"{' *' if clear else ''}")
+                text += (f"   diff {format_diff(q['diff_mean'], unit)} "
+                         f"[{format_interval(q['ci_low'], q['ci_high'], unit)}]"
+                         f"{' *' if clear else ''}"
+                         + uncertainty.interval_text(unc, name, metric, unit))
             lines.append(text)
     lines.append("* the 95% CI of the paired difference excludes zero")
+    if unc is not None and unc.draws:
+        lines.append(f"UI: 95% uncertainty interval over {unc.draws} parameter sets from "
+                     f"{unc.source} ({unc.reps_per_draw} replications each), with the "
+                     "Monte Carlo error")
     return "\n".join(lines)

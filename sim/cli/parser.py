@@ -4,6 +4,7 @@ given on the command line."""
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from .. import __version__
 from ..scenario import MAX_SEED
@@ -58,8 +59,28 @@ def _add_compare(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--seed", type=_seed, help="shared seed (default: the base's)")
     m.add_argument("--workers", type=_positive, default=1)
     m.add_argument("--report", help="write the HTML report to this file")
+    m.add_argument("--report-pdf", help="also print the report to this PDF (headless Chromium)")
     m.add_argument("--out", help="folder for the tables (default results/compare-BASE)")
     m.add_argument("--quiet", action="store_true", help="no progress")
+    u = m.add_argument_group("parameter uncertainty")
+    u.add_argument("--draws", type=_non_negative, default=0,
+                   help="parameter sets drawn from the priors (and the area's posterior, "
+                        "if fitted) for uncertainty intervals (default 0: none)")
+    u.add_argument("--draw-reps", type=_positive, default=5,
+                   help="replications per parameter set (default 5)")
+    u.add_argument("--drivers", action="store_true",
+                   help="tornado: every uncertain input alone at both ends of its range")
+    u.add_argument("--no-checks", action="store_true",
+                   help="skip rerunning the answer with each judgement at its low, "
+                        "no-effect and high setting")
+    u.add_argument("--check-reps", type=_positive,
+                   help="replications per judgement setting (default: as the comparison, at most 5)")
+    u.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                   help="run the draws and checks on this Dask scheduler's cluster")
+    u.add_argument("--dask-local", type=_positive, metavar="N",
+                   help="run the draws and checks on a local Dask cluster of N processes")
+    u.add_argument("--evidence", default=None,
+                   help="evidence file with the priors (default calibration/evidence.yaml)")
     _add_force(m)
 
 
@@ -77,6 +98,51 @@ def _add_calibrate(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--out", help="folder for the fit (default calibration/fitted)")
     c.add_argument("--quiet", action="store_true", help="no progress")
     _add_force(c)
+    _add_posterior(c)
+
+
+def _add_posterior(c: argparse.ArgumentParser) -> None:
+    """The posterior options of ``calibrate`` (ABC-SMC after, or instead of, the fit)."""
+    p = c.add_argument_group("posterior (ABC-SMC; writes AREA_posterior.parquet, .md, .png)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--posterior", action="store_true",
+                      help="after the point fit, find the posterior: weighted plausible "
+                           "parameter sets")
+    mode.add_argument("--posterior-only", action="store_true",
+                      help="find the posterior without a point fit (the fit's files are "
+                           "left as they are)")
+    p.add_argument("--particles", type=_in_range(10, 100_000),
+                   help="accepted parameter sets per generation (default 200)")
+    p.add_argument("--generations", type=_in_range(1, 100),
+                   help="most generations (default 5)")
+    p.add_argument("--epsilon", type=_tolerances,
+                   help="final threshold, in tolerances (default 1: within tolerance)")
+    p.add_argument("--predictive-sets", type=_in_range(1, 10_000),
+                   help="posterior sets re-simulated for the predictive check (default 40)")
+    p.add_argument("--predictive-reps", type=_in_range(1, 1_000),
+                   help="replications of each of those sets (default 3)")
+
+
+def _in_range(low: int, high: int) -> Any:
+    """An argument type: a whole number from ``low`` to ``high``."""
+    def check(text: str) -> int:
+        value = _int(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be {low} to {high}, got {value}")
+        return value
+    return check
+
+
+def _tolerances(text: str) -> float:
+    """A threshold in tolerances: a number above 0 and at most 100 (argument type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number such as 1, got {text!r}") \
+            from None
+    if not 0 < value <= 100:
+        raise argparse.ArgumentTypeError(f"must be above 0 and at most 100, got {value}")
+    return value
 
 
 def _add_sweep(sub: argparse._SubParsersAction) -> None:

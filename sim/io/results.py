@@ -19,10 +19,12 @@ import pandas as pd
 from .. import __version__
 from ..scenario import resolved_yaml, scenario_hash
 from .outputs import OutputTarget, staging
+from .provenance import provenance
 
 if TYPE_CHECKING:  # pragma: no cover - typing only: execute builds on io
     from ..analysis.compare import Comparison
     from ..execute.runner import Results
+    from ..uncertainty.results import Uncertainty
 
 
 def write_results(results: Results, out: str | Path | OutputTarget,
@@ -51,6 +53,7 @@ def write_results(results: Results, out: str | Path | OutputTarget,
             "run_seconds": round(results.seconds, 3),
             "model_events": results.events,
             "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "provenance": provenance(),
             **results.meta,
         }
         (tmp / "run.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
@@ -65,14 +68,21 @@ def _write_tables(folder: Path, tables: dict[str, pd.DataFrame]) -> None:
 
 
 def write_comparison(cmp: Comparison, out: str | Path | OutputTarget, sources: list[str],
-                     seconds: float) -> Path:
-    """Write a comparison's tables (summary, comparison, yearly, timeseries, people) and
-    ``run.json`` to ``out``, atomically (as :func:`write_results`)."""
+                     seconds: float, uncertainty: Uncertainty | None = None) -> Path:
+    """Write a comparison's tables (summary, comparison, yearly, timeseries, people; with
+    ``uncertainty``, also ``draws``, ``judgement_checks`` and ``tornado`` where they have
+    rows) and ``run.json`` to ``out``, atomically (as :func:`write_results`)."""
     with staging(out) as tmp:
         tables = {"summary": cmp.summary, "comparison": cmp.comparison,
                   "yearly": cmp.yearly(), "timeseries": cmp.timeseries(),
                   "people": pd.concat([r.people for r in cmp.results.values()],
                                       ignore_index=True)}
+        if uncertainty is not None:
+            for name, df in (("draws", uncertainty.per_draw),
+                             ("judgement_checks", uncertainty.checks),
+                             ("tornado", uncertainty.tornado)):
+                if not df.empty:
+                    tables[name] = df
         _write_tables(tmp, tables)
         meta = {
             "base": cmp.base, "scenarios": [s.name for s in cmp.scenarios],
@@ -82,6 +92,11 @@ def write_comparison(cmp: Comparison, out: str | Path | OutputTarget, sources: l
             "precision": cmp.precision_note, "treatsim_version": __version__,
             "python": platform.python_version(), "run_seconds": round(seconds, 3),
             "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "provenance": provenance(),
+            "uncertainty": None if uncertainty is None else {
+                "source": uncertainty.source, "draws": uncertainty.draws,
+                "reps_per_draw": uncertainty.reps_per_draw,
+                "judgement_warnings": uncertainty.warnings},
         }
         for s in cmp.scenarios:
             (tmp / f"scenario-{s.name}.yaml").write_text(resolved_yaml(s), encoding="utf-8")

@@ -19,9 +19,13 @@ tables of a replication) and :mod:`~sim.metrics.yearly` (the ``yearly`` table).
 from __future__ import annotations
 
 from .catalogue import (
+    BETTER,
     HEADLINE,
     METRICS,
+    format_diff,
+    format_interval,
     format_metric,
+    format_money,
     format_value,
     metric_info,
     unknown_metric,
@@ -30,8 +34,12 @@ from .tables import people_table, replication_tables, timeseries_table
 from .yearly import key_values, yearly_metrics
 
 __all__ = [
+    "BETTER",
     "HEADLINE",
     "METRICS",
+    "format_diff",
+    "format_interval",
+    "format_money",
     "format_metric",
     "format_value",
     "key_values",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 
 from ..vocab import COST_SERVICES
 
@@ -152,6 +153,16 @@ HEADLINE = (
 )
 """Metrics shown first in summaries and reports."""
 
+BETTER: dict[str, int] = {
+    "in_treatment_during": 1, "penetration": 1, "new_presentations": 0,
+    "wait_treatment_median_days": -1, "effective_engagement_share": 1,
+    "planned_exit_share": 1, "successful_completion_rate": 1, "successful_completions": 1,
+    "phof_opiate": 1, "deaths": -1, "caseload_mean": -1, "cost_total_gbp": -1,
+    "cost_per_completion_gbp": -1,
+}
+"""Which way is better for a headline metric: 1 higher, -1 lower, 0 neither (more new
+presentations can mean better access or more need)."""
+
 
 def format_value(x: float | None, unit: str) -> str:
     """A value in ``unit`` for people to read: shares as %, money (GBP) as £, days with
@@ -165,6 +176,63 @@ def format_value(x: float | None, unit: str) -> str:
     if unit == "days":
         return f"{x:,.1f} days"
     return f"{x:,.0f}" if abs(x) >= 100 else f"{x:,.1f}"
+
+
+MINUS = "\u2212"
+POINTS = "percentage points"
+
+
+def _missing(x: float | None) -> bool:
+    return x is None or (isinstance(x, float) and math.isnan(x))
+
+
+def format_money(x: float | None) -> str:
+    """Pounds rounded as a board reads them: £1,380, £25.3k, £250k, £1.2m."""
+    if _missing(x):
+        return "–"
+    sign, a = (MINUS if x < 0 else ""), abs(float(x))
+    if round(a) >= 999_500:
+        text = f"£{a / 1e6:,.1f}m"
+    elif round(a) >= 99_950:
+        text = f"£{a / 1e3:,.0f}k"
+    elif round(a) >= 10_000:
+        text = f"£{a / 1e3:,.1f}k".replace(".0k", "k")
+    else:
+        text = f"£{a:,.0f}"
+    return (sign if re.search(r"[1-9]", text) else "") + text
+
+
+def _magnitude(a: float, unit: str) -> str:
+    """A non-negative magnitude in ``unit`` without its unit word."""
+    if unit == "share":
+        return f"{100 * a:.1f}"
+    if unit == "GBP":
+        return format_money(a)
+    if unit == "days":
+        return f"{a:,.1f}"
+    return f"{a:,.0f}" if a >= 100 else f"{a:,.1f}"
+
+
+def format_diff(x: float | None, unit: str, words: bool = True) -> str:
+    """A signed difference in the metric's unit, the one way every report, table and
+    command writes one: shares in percentage points (never %), money as
+    :func:`format_money`, days with one decimal. ``words=False`` leaves out the unit word
+    ("percentage points", "days"), for the first end of an interval. A value that
+    rounds to zero carries no sign."""
+    if _missing(x):
+        return "–"
+    x = float(x)
+    body = _magnitude(abs(x), unit)
+    sign = "" if not re.search(r"[1-9]", body) else "+" if x > 0 else MINUS
+    word = {"share": POINTS, "days": "days"}.get(unit, "") if words else ""
+    return f"{sign}{body}" + (f" {word}" if word else "")
+
+
+def format_interval(lo: float | None, hi: float | None, unit: str) -> str:
+    """'a to b' for the interval of a difference in ``unit``."""
+    if _missing(lo) or _missing(hi):
+        return "no interval"
+    return f"{format_diff(lo, unit, words=False)} to {format_diff(hi, unit)}"
 
 
 def unknown_metric(metric: str) -> str | None:

@@ -1,0 +1,1 @@
+"""Parameter uncertainty: priors from the evidence, draws, and what drives an answer."""
