@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from ..execute.executors import Executor
-from ..metrics import BETTER, HEADLINE, METRICS, format_diff
+from ..metrics import BETTER, HEADLINE, METRICS, format_diff, format_interval
 from ..stats import t_interval
 from ..streams import derive_seed
 from .priors import Prior, groups
@@ -235,11 +235,11 @@ def _check_row(alt: str, metric: str, group: str, members: list[Prior], setting:
     difference beyond Monte Carlo noise: the 95% interval of (setting - central),
     replication by replication, excludes zero."""
     mean, _, lo, hi, _ = t_interval(values)
-    _, _, shift_lo, shift_hi, _ = t_interval(values - central)
+    shift, _, shift_lo, shift_hi, _ = t_interval(values - central)
     return {"scenario": alt, "metric": metric, "judgement": group,
             "label": group_label(members), "setting": setting,
             "no_effect": _no_effect(members, setting), "diff_mean": mean, "ci_low": lo,
-            "ci_high": hi, "moved": bool(shift_lo > 0 or shift_hi < 0)}
+            "ci_high": hi, "shift": shift, "moved": bool(shift_lo > 0 or shift_hi < 0)}
 
 
 def _tornado(members: dict[str, list[Prior]], alts: list[str],
@@ -272,8 +272,10 @@ def _swing(row: dict[str, Any]) -> float:
 def judgement_warnings(cmp: Comparison, checks: pd.DataFrame) -> list[str]:
     """One paragraph per alternative x judgement for the clear answers (a difference
     whose 95% interval excludes zero, on a metric with a better direction) whose sign
-    changes when the judgement is set at an end of its range or to no effect (and the
-    change is beyond Monte Carlo noise: ``moved`` in the checks)."""
+    changes, or whose interval reaches zero, when the judgement is set at an end of its
+    range or to no effect. The answer at a setting is the comparison's, moved by the
+    setting's mean shift from the central parameters on the same replications (its
+    interval moved with it), and the shift must be beyond Monte Carlo noise (``moved``)."""
     if checks.empty:
         return []
     several = len(cmp.scenarios) > 2
@@ -287,7 +289,8 @@ def judgement_warnings(cmp: Comparison, checks: pd.DataFrame) -> list[str]:
             for row in rows.itertuples():
                 if row.setting == "central":
                     continue
-                if row.moved and np.sign(row.diff_mean) != np.sign(main):
+                if row.moved and (np.sign(main + row.shift) != np.sign(main)
+                                  or lo + row.shift <= 0 <= hi + row.shift):
                     changed.append(_phrase(str(metric), main, row))
                     break
         if changed:
@@ -305,7 +308,8 @@ def _phrase(metric: str, main: float, row: Any) -> str:
     where = ("With no effect" if row.no_effect else
              {"low": "At the low end of its range",
               "high": "At the high end of its range"}[row.setting])
-    return (f"{where}, the difference in {label[0].lower() + label[1:]} is "
+    name = label if label[1:2].isupper() else label[0].lower() + label[1:]
+    return (f"{where}, the difference in {name} is "
             f"{format_diff(row.diff_mean, unit)} (95% interval "
-            f"{format_diff(row.ci_low, unit)} to {format_diff(row.ci_high, unit)}) instead "
-            f"of {format_diff(main, unit)}.")
+            f"{format_interval(row.ci_low, row.ci_high, unit)}) instead of "
+            f"{format_diff(main, unit)}.")
