@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 from helpers import ROOT, small
@@ -195,8 +196,6 @@ def test_compare_draws_writes_uncertainty_intervals(tmp_path):
     import subprocess
     import sys
 
-    import pandas as pd
-
     base, alt = _pair(tmp_path)
     ev = tmp_path / "evidence.yaml"
     ev.write_text(yaml.safe_dump({"evidence": CASELOAD}, sort_keys=False))
@@ -234,3 +233,15 @@ def test_compare_refuses_bad_uncertainty_options_before_running(tmp_path):
         assert out.returncode == 2 and message in out.stderr, out.stderr
         assert "Traceback" not in out.stderr
         assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_draws_are_the_same_on_every_executor(staffing, tmp_path):
+    priors = _evidence(tmp_path, [*CASELOAD, _entry(
+        "community_deaths", 1.3, "lognormal", 0.5, 6.0,
+        sets=["mortality.community.per_100_person_years"])])
+    runs = [analyse(staffing, priors, executor, draws=3, draw_reps=1, checks=False)
+            for executor in (Executor(), Executor(workers=2), Executor(dask_local=2))]
+    for other in runs[1:]:
+        pd.testing.assert_frame_equal(runs[0].intervals, other.intervals)
+        pd.testing.assert_frame_equal(runs[0].per_draw, other.per_draw)
