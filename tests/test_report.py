@@ -462,3 +462,27 @@ def test_middlesbrough_hat_report_says_its_benefit_rests_on_the_caseload_judgeme
     assert ("This answer rests on a judgement, not a measurement: the assumed effect of "
             "keyworker caseload on drop-out and completion.") in text
     assert "With no effect, the difference in planned exits is" in text
+
+
+@pytest.mark.unit
+def test_a_foreign_pdf_is_not_treatsims(tmp_path):
+    from sim.io.outputs import OutputError, owned_file, prepare_file
+
+    theirs = tmp_path / "board.pdf"
+    theirs.write_bytes(b"%PDF-1.4\n" + b"x" * 10_000 + b"\n%%EOF\n")
+    assert not owned_file(theirs)
+    with pytest.raises(OutputError, match="already exists"):
+        prepare_file(theirs)
+
+
+@pytest.mark.browser
+def test_a_printed_pdf_can_be_replaced_by_the_next_run(report, tmp_path):
+    from sim.io.outputs import owned_file, prepare_file
+
+    _chromium()
+    pdf = tmp_path / "report.pdf"
+    write_pdf(report, pdf)
+    assert pdf.read_bytes().rstrip().endswith(b"%treatsim report")
+    assert owned_file(pdf) and prepare_file(pdf) == pdf  # no --force needed
+    text = _pdf_text(pdf)
+    assert text is None or "The answer" in " ".join(text.split())  # still a readable PDF

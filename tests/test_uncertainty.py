@@ -81,14 +81,16 @@ def test_a_group_moves_together_and_draws_are_seeded(tmp_path):
 
 
 @pytest.mark.unit
-def test_bad_priors_are_named(tmp_path):
-    with pytest.raises(PriorError, match="evidence x: prior.dist: must be one of"):
+def test_bad_priors_name_the_file_line_and_key(tmp_path):
+    with pytest.raises(PriorError, match=r"evidence.yaml:7: evidence.0.prior.dist: must be "
+                                         r"one of .*got 'gamma' \(entry x\)"):
         _evidence(tmp_path, [_entry("x", 1.0, "gamma", 0.5, 2.0)])
-    with pytest.raises(PriorError, match="evidence y: prior: a lognormal prior needs low"):
+    with pytest.raises(PriorError, match=r"evidence.yaml:\d+: evidence.0.prior: a lognormal "
+                                         r"prior needs low and high \(entry y\)"):
         _evidence(tmp_path, [_entry("y", 1.0, "lognormal")])
-    with pytest.raises(PriorError, match="evidence z: prior: missing"):
-        path = tmp_path / "e.yaml"
-        path.write_text("evidence:\n  - {name: z, value: 1, sets: []}\n")
+    path = tmp_path / "e.yaml"
+    path.write_text("evidence:\n  - {name: z, value: 1, sets: []}\n")
+    with pytest.raises(PriorError, match=r"e.yaml:2: evidence.0.prior: missing \(entry z"):
         load_priors(path)
 
 
@@ -223,7 +225,7 @@ def test_compare_refuses_bad_uncertainty_options_before_running(tmp_path):
     ev = tmp_path / "evidence.yaml"
     ev.write_text("evidence:\n  - {name: broken, value: 1, sets: []}\n")
     runs = [
-        (["--evidence", str(ev)], "evidence broken: prior: missing"),
+        (["--evidence", str(ev)], "evidence.yaml:2: evidence.0.prior: missing (entry broken"),
         (["--report-pdf", str(tmp_path / "r.pdf")], "--report-pdf: needs --report"),
     ]
     for extra, message in runs:
@@ -245,3 +247,26 @@ def test_draws_are_the_same_on_every_executor(staffing, tmp_path):
     for other in runs[1:]:
         pd.testing.assert_frame_equal(runs[0].intervals, other.intervals)
         pd.testing.assert_frame_equal(runs[0].per_draw, other.per_draw)
+
+
+@pytest.mark.unit
+def test_every_judgements_file_holds_its_scenarios_values():
+    """Each scenarios/judgements/NAME.yaml loads, and scenario NAME holds each entry's
+    value at every path it names (so its judgements are really checked)."""
+    from sim.scenario import load_scenario
+    from sim.scenario.params import get_parameter
+    from sim.uncertainty.priors import scenario_priors
+
+    files = sorted((ROOT / "scenarios" / "judgements").glob("*.yaml"))
+    assert files
+    for path in files:
+        scenario = ROOT / "scenarios" / path.name
+        raw = load_scenario(scenario).model_dump(by_alias=True)
+        extra = load_priors(path, key="judgements")
+        assert extra and all(p.kind == "judgement" and p.drawn for p in extra)
+        for prior in extra:
+            for dotted in prior.paths:
+                assert get_parameter(raw, dotted) == pytest.approx(prior.central), dotted
+            assert uses(raw, prior) == list(prior.paths)
+        names = [p.name for p in scenario_priors([scenario], [path.stem])]
+        assert names[-len(extra):] == [p.name for p in extra]

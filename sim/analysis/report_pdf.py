@@ -15,6 +15,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from ..io.outputs import FILE_MARK
+
 BROWSERS = ("chromium", "chromium-browser")
 PDF_TIMEOUT_SECONDS = 180.0
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
@@ -58,6 +60,11 @@ def _run(command: list[str], timeout: float) -> tuple[int, str]:
     return proc.returncode, (err or "")[-1500:]
 
 
+PDF_MARK = b"\n%" + FILE_MARK + b" report\n"
+"""Appended to every PDF treatsim prints, so that it may replace it next time
+(:func:`sim.io.outputs.owned_file` looks for the mark at a PDF's end)."""
+
+
 def write_pdf(html_path: Path, pdf_path: Path, timeout: float = PDF_TIMEOUT_SECONDS,
               browser: str | None = None) -> None:
     """Print ``html_path`` to ``pdf_path`` with headless Chromium.
@@ -83,6 +90,8 @@ def write_pdf(html_path: Path, pdf_path: Path, timeout: float = PDF_TIMEOUT_SECO
         if code != 0 or head != b"%PDF-":
             raise PdfError(f"Chromium could not print {html_path.name} to a PDF (exit code "
                            f"{code}): {err.strip() or 'no PDF was written'}")
+        with tmp.open("ab") as f:  # the mark after %%EOF: a comment PDF readers skip
+            f.write(PDF_MARK)
         os.replace(tmp, pdf_path)
     finally:
         with contextlib.suppress(FileNotFoundError):

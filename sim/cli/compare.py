@@ -87,7 +87,7 @@ def _compare_inputs(args: argparse.Namespace
     if len(set(names)) != len(names):
         return (f"{args.base}: the scenarios to compare need different names, got "
                 f"{', '.join(names)}"), None, None, None
-    priors = uncertainty.load(args) if uncertainty.wanted(args) else None
+    priors = uncertainty.load(args, names) if uncertainty.wanted(args) else None
     if isinstance(priors, str):
         return priors, None, None, None
     reps = args.reps or (args.max_reps if args.precision else scenarios[0].run.replications)

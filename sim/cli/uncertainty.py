@@ -23,15 +23,16 @@ def wanted(args: argparse.Namespace) -> bool:
     return bool(args.alternatives) and bool(args.draws or args.drivers or not args.no_checks)
 
 
-def load(args: argparse.Namespace) -> list[Prior] | str:
-    """The priors of ``--evidence`` (default the checkout's evidence file), or the
-    message saying why they cannot be read."""
-    from ..uncertainty.priors import EVIDENCE, PriorError, load_priors
+def load(args: argparse.Namespace, names: list[str]) -> list[Prior] | str:
+    """The priors of ``--evidence`` (default the checkout's evidence file) and of the
+    compared scenarios' judgements files, or the message saying why they cannot be read."""
+    from ..uncertainty.priors import EVIDENCE, PriorError, scenario_priors
 
     try:
-        return load_priors(args.evidence or EVIDENCE)
+        return scenario_priors([args.base, *args.alternatives], names,
+                               args.evidence or EVIDENCE)
     except PriorError as exc:
-        return f"{args.base}: --evidence: {exc}"
+        return f"{args.base}: {exc}"
 
 
 def settings_count(args: argparse.Namespace, priors: list[Prior]) -> int:

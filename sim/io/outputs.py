@@ -89,11 +89,19 @@ def owned_folder(path: Path) -> bool:
 
 
 def owned_file(path: Path) -> bool:
-    """True if ``path`` is a regular file (not a link) that treatsim wrote."""
+    """True if ``path`` is a regular file (not a link) that treatsim wrote: its mark is in
+    the first :data:`HEAD_BYTES`, or, for a PDF (whose start Chromium writes), in the
+    last :data:`HEAD_BYTES`."""
     if path.is_symlink() or not path.is_file():
         return False
     try:
         with path.open("rb") as f:
+            head = f.read(HEAD_BYTES)
+            if FILE_MARK in head:
+                return True
+            if not head.startswith(b"%PDF-"):
+                return False
+            f.seek(max(0, path.stat().st_size - HEAD_BYTES))
             return FILE_MARK in f.read(HEAD_BYTES)
     except OSError:
         return False

@@ -31,9 +31,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 from scipy import optimize, stats
 
+from ..scenario import Lines, ScenarioError, locate, read_yaml
 from ..scenario.params import PolicyError, get_parameter
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -135,42 +135,82 @@ def _triangular(q: float, a: float, c: float, b: float, flip: bool) -> float:
     return b - math.sqrt((1 - q) * (b - a) * (b - c))
 
 
-def load_priors(path: str | Path = EVIDENCE) -> list[Prior]:
-    """Every entry's prior from the evidence file at ``path``, in file order.
+def load_priors(path: str | Path = EVIDENCE, key: str = "evidence") -> list[Prior]:
+    """Every entry's prior from the list ``key`` of the YAML file at ``path`` (the
+    evidence file, or a scenario's judgements file with ``key`` "judgements", whose
+    entries are judgements), in file order.
 
-    :raises PriorError: naming the entry whose prior is missing or malformed.
+    :raises PriorError: one paragraph naming the file, the line and the key of the first
+        entry whose prior is missing or malformed.
     """
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise PriorError(f"{path}: cannot read the evidence file ({exc})") from None
-    priors = []
-    for item in data.get("evidence", []):
-        priors.append(_prior(path, item))
-    return priors
+        data, lines = read_yaml(path, str(path))
+    except ScenarioError as exc:
+        raise PriorError(exc.message()) from None
+    items = data.get(key) if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        raise PriorError(f"{path}: {key}: must be a list of entries")
+    return [_prior(item, key == "judgements",
+                   lambda rest, msg, i=i: _where(path, lines, (key, i, *rest), msg))
+            for i, item in enumerate(items)]
 
 
-def _prior(path: Path, item: dict[str, Any]) -> Prior:
-    name = item.get("name", "?")
+def _where(path: Path, lines: Lines, loc: tuple[Any, ...], message: str) -> PriorError:
+    """The error for key path ``loc``: 'FILE:LINE: a.0.prior.dist: MESSAGE'."""
+    file, line = locate(lines, loc, str(path))
+    at = f"{file}:{line}" if line else file
+    return PriorError(f"{at}: {'.'.join(str(x) for x in loc)}: {message}")
+
+
+def _prior(item: Any, judgement: bool, fail: Any) -> Prior:
+    if not isinstance(item, dict):
+        raise fail((), "must be a mapping with name, value, sets and prior")
+    name = str(item.get("name", "?"))
     block = item.get("prior")
-    where = f"{path}: evidence {name}: prior"
     if not isinstance(block, dict):
-        raise PriorError(f"{where}: missing (every entry needs a prior block)")
+        raise fail(("prior",), f"missing (entry {name}: every entry needs a prior block)")
     dist = block.get("dist")
     if dist not in DISTS:
-        raise PriorError(f"{where}.dist: must be one of {', '.join(DISTS)}, got {dist!r}")
+        raise fail(("prior", "dist"), f"must be one of {', '.join(DISTS)}, got {dist!r} "
+                   f"(entry {name})")
     central = item.get("set_to", item.get("value"))
     low, high = block.get("low", central), block.get("high", central)
     if dist != "fixed" and ("low" not in block or "high" not in block):
-        raise PriorError(f"{where}: a {dist} prior needs low and high")
+        raise fail(("prior",), f"a {dist} prior needs low and high (entry {name})")
     if np.shape(low) != np.shape(central) or np.shape(high) != np.shape(central):
-        raise PriorError(f"{where}: low and high must have the shape of the value")
+        raise fail(("prior",), f"low and high must have the shape of the value (entry {name})")
+    kind = "judgement" if judgement or item.get("kind") == "judgement" else "cited"
     return Prior(name=name, label=str(item.get("label") or item.get("unit") or name),
-                 kind="judgement" if item.get("kind") == "judgement" else "cited",
-                 dist=dist, central=central, low=low, high=high,
+                 kind=kind, dist=dist, central=central, low=low, high=high,
                  neutral=item.get("neutral"), paths=tuple(item.get("sets") or ()),
                  group=str(item.get("group") or name))
+
+
+def judgements_file(scenario_file: str | Path, name: str) -> Path:
+    """Where the stated judgements of the scenario called ``name`` (read from
+    ``scenario_file``) live: ``judgements/<name>.yaml`` beside the scenario file."""
+    return Path(scenario_file).parent / "judgements" / f"{name}.yaml"
+
+
+def scenario_priors(files: list[str | Path], names: list[str],
+                    evidence: str | Path = EVIDENCE) -> list[Prior]:
+    """The evidence file's priors, then the judgements of each compared scenario that has
+    a judgements file (:func:`judgements_file`), each entry once (first name wins).
+
+    :raises PriorError: naming the file, line and key of a malformed entry.
+    """
+    priors = load_priors(evidence)
+    seen = {p.name for p in priors}
+    for file, name in zip(files, names, strict=True):
+        path = judgements_file(file, name)
+        if not path.is_file():
+            continue
+        for prior in load_priors(path, key="judgements"):
+            if prior.name not in seen:
+                seen.add(prior.name)
+                priors.append(prior)
+    return priors
 
 
 def groups(priors: list[Prior]) -> dict[str, list[Prior]]:
