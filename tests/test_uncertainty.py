@@ -270,3 +270,14 @@ def test_every_judgements_file_holds_its_scenarios_values():
             assert uses(raw, prior) == list(prior.paths)
         names = [p.name for p in scenario_priors([scenario], [path.stem])]
         assert names[-len(extra):] == [p.name for p in extra]
+
+
+@pytest.mark.unit
+def test_a_drawn_count_is_a_whole_number():
+    from sim.uncertainty.runs import Setting, scenario_values
+
+    prior = Prior("people", "people", "judgement", "triangular", 250, 200, 400,
+                  paths=("population.initial.community",))
+    raw = small().model_dump(by_alias=True)
+    values = scenario_values(raw, raw, [prior], Setting("d", {"people": prior.at(0.37)}))
+    assert isinstance(values["population.initial.community"], int)

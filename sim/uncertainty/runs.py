@@ -54,8 +54,17 @@ def scenario_values(raw: dict[str, Any], base: dict[str, Any], priors: list[Prio
                 out[name] = value
             continue
         for dotted in uses(raw, prior):
-            out[dotted] = value
+            out[dotted] = _like(get_parameter(raw, dotted), value)
     return out
+
+
+def _like(current: Any, value: Any) -> Any:
+    """``value`` as the scenario holds ``current``: a drawn count is rounded to a whole
+    number (a population of 996.2 people is 996)."""
+    if isinstance(current, int) and not isinstance(current, bool) \
+            and isinstance(value, float):
+        return int(round(value))
+    return value
 
 
 @dataclass(frozen=True)
