@@ -71,10 +71,10 @@ def run(args: argparse.Namespace, cmp: Comparison, priors: list[Prior]) -> Uncer
         from ..analysis.posterior import load_posterior
 
         posterior = load_posterior(cmp.base)
-    source = "the priors in the evidence file"
+    source = "the priors in the evidence file and the scenarios' judgements files"
     if posterior is not None:
         source = (f"the {cmp.base} calibration posterior ({len(posterior)} parameter sets) "
-                  "and the priors in the evidence file")
+                  "and the priors in the evidence and judgements files")
 
     def progress(label: str, done: int, total: int) -> None:
         if not args.quiet:
