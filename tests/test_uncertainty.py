@@ -281,3 +281,27 @@ def test_a_drawn_count_is_a_whole_number():
     raw = small().model_dump(by_alias=True)
     values = scenario_values(raw, raw, [prior], Setting("d", {"people": prior.at(0.37)}))
     assert isinstance(values["population.initial.community"], int)
+
+
+@pytest.mark.unit
+def test_validate_checks_a_judgements_file_against_its_scenario(tmp_path, capsys):
+    from helpers import small_scenario_file
+
+    from sim import cli
+
+    small_scenario_file(tmp_path)  # tmp/small.yaml: community 250
+    (tmp_path / "judgements").mkdir()
+    good = {"judgements": [{"name": "people", "value": 250, "source": "test",
+                            "sets": ["population.initial.community"],
+                            "prior": {"dist": "triangular", "low": 200, "high": 400,
+                                      "basis": "judgement", "quote": "test"}}]}
+    path = tmp_path / "judgements" / "small.yaml"
+    path.write_text(yaml.safe_dump(good, sort_keys=False))
+    assert cli.main(["validate", str(path)]) == 0
+    assert "ok (1 judgements of small.yaml)" in capsys.readouterr().out
+    good["judgements"][0]["value"] = 300
+    path.write_text(yaml.safe_dump(good, sort_keys=False))
+    assert cli.main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "judgement people: small.yaml does not hold 300 at population.initial.community" \
+        in err

@@ -15,6 +15,7 @@ from ..scenario import (
     scenario_warnings,
 )
 from ..text import printable
+from ..uncertainty.priors import is_judgements_file
 from .common import EXIT_BAD_INPUT, error, warn
 
 
@@ -22,6 +23,9 @@ def validate_command(files: list[str]) -> int:
     """Check each scenario or sweep file and print a line on it; returns the exit code."""
     status = 0
     for f in files:
+        if is_judgements_file(f):
+            status = _validate_judgements(f) or status
+            continue
         try:
             if is_sweep_file(f):
                 from ..sweep import load_sweep  # pulls in pandas and SALib's designs
@@ -41,6 +45,20 @@ def validate_command(files: list[str]) -> int:
         print(f"{printable(f)}: ok ({sc.name}: {len(sc.policies)} policies, "
               f"{sc.run.warmup_years}+{sc.run.years} years)")
     return status
+
+
+def _validate_judgements(f: str) -> int:
+    """Check one judgements file; 0 when it is good, else the bad-input code."""
+    from ..uncertainty.priors import PriorError, check_judgements_file
+
+    try:
+        summary = check_judgements_file(f)
+    except PriorError as exc:
+        return error(str(exc))
+    except ScenarioError as exc:
+        return error(exc.message())
+    print(f"{printable(f)}: ok ({summary})")
+    return 0
 
 
 def schema_command(out: str | None, sweep: bool = False, force: bool = False) -> int:

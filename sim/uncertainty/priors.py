@@ -28,10 +28,10 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
-from scipy import optimize, stats
 
 from ..scenario import Lines, ScenarioError, locate, read_yaml
 from ..scenario.params import PolicyError, get_parameter
@@ -41,7 +41,8 @@ EVIDENCE = ROOT / "calibration" / "evidence.yaml"
 """The evidence file of the checkout (the default source of priors)."""
 
 DISTS = ("lognormal", "beta", "triangular", "uniform", "fixed")
-Z975 = float(stats.norm.ppf(0.975))
+NORMAL = NormalDist()
+Z975 = NORMAL.inv_cdf(0.975)
 
 
 class PriorError(ValueError):
@@ -100,8 +101,10 @@ class Prior:
             return c
         if self.dist == "lognormal":
             sigma = (math.log(hi) - math.log(lo)) / (2 * Z975)
-            return float(c * math.exp(sigma * stats.norm.ppf(q)))
+            return float(c * math.exp(sigma * NORMAL.inv_cdf(q)))
         if self.dist == "beta":
+            from scipy import stats  # heavy: only when a beta prior is drawn
+
             a, b = _beta(c, lo, hi)
             return float(stats.beta.ppf(q, a, b))
         if self.dist == "uniform":
@@ -112,6 +115,8 @@ class Prior:
 @lru_cache(maxsize=256)
 def _beta(mean: float, lo: float, hi: float) -> tuple[float, float]:
     """Beta(a, b) with mean ``mean`` whose central 95% interval is as wide as ``lo..hi``."""
+    from scipy import optimize, stats  # heavy: only when a beta prior is drawn
+
     width = hi - lo
 
     def gap(log_k: float) -> float:
@@ -211,6 +216,38 @@ def scenario_priors(files: list[str | Path], names: list[str],
                 seen.add(prior.name)
                 priors.append(prior)
     return priors
+
+
+def is_judgements_file(path: str | Path) -> bool:
+    """Whether ``path`` is a scenario's judgements file (it sits in a ``judgements``
+    folder beside the scenarios)."""
+    return Path(path).parent.name == "judgements"
+
+
+def check_judgements_file(path: str | Path) -> str:
+    """Check a judgements file as ``treatsim validate`` does: every entry reads, and the
+    scenario it belongs to (``../<name>.yaml``), if there, holds each entry's value at
+    every path it names (else the judgement would never be checked).
+
+    :returns: a one-line summary.
+    :raises PriorError: naming the file, the entry and the path that is wrong.
+    :raises ScenarioError: when the scenario it belongs to does not load.
+    """
+    from ..scenario import load_scenario  # the scenario loader, only for this check
+
+    path = Path(path)
+    priors = load_priors(path, key="judgements")
+    scenario = path.parent.parent / f"{path.stem}.yaml"
+    if not scenario.is_file():
+        return f"{len(priors)} judgements (no scenario {scenario.name} beside them)"
+    raw = load_scenario(scenario).model_dump(by_alias=True)
+    for prior in priors:
+        missing = [p for p in prior.paths if p not in uses(raw, prior)]
+        if missing:
+            raise PriorError(f"{path}: judgement {prior.name}: {scenario.name} does not hold "
+                             f"{prior.central!r} at {', '.join(missing)}, so it would never "
+                             "be checked")
+    return f"{len(priors)} judgements of {scenario.name}"
 
 
 def groups(priors: list[Prior]) -> dict[str, list[Prior]]:
