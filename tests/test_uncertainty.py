@@ -181,7 +181,7 @@ def test_an_answer_resting_on_a_judgement_says_so(staffing, tmp_path):
 # ------------------------------------------------------------------ the command (slow)
 
 def _pair(tmp_path):
-    from helpers import EXAMPLE, SMALL, example_data, with_overrides
+    from helpers import SMALL, example_data, with_overrides
 
     base = tmp_path / "three.yaml"
     alt = tmp_path / "ten.yaml"
@@ -189,7 +189,6 @@ def _pair(tmp_path):
         data = with_overrides(example_data(), {**SMALL, "keyworkers.staff": staff})
         data["name"] = path.stem
         path.write_text(yaml.safe_dump(data, sort_keys=False))
-    assert EXAMPLE.exists()
     return base, alt
 
 

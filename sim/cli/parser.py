@@ -135,11 +135,7 @@ def _in_range(low: int, high: int) -> Any:
 
 def _tolerances(text: str) -> float:
     """A threshold in tolerances: a number above 0 and at most 100 (argument type)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number such as 1, got {text!r}") \
-            from None
+    value = _float(text, "1")
     if not 0 < value <= 100:
         raise argparse.ArgumentTypeError(f"must be above 0 and at most 100, got {value}")
     return value
@@ -234,13 +230,18 @@ def _seed(text: str) -> int:
     return value
 
 
+def _float(text: str, example: str) -> float:
+    """A number (argument type); the error shows ``example``."""
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number such as {example}, got "
+                                         f"{text!r}") from None
+
+
 def _share(text: str) -> float:
     """A share strictly between 0 and 1, e.g. 0.05 (argument type)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number such as 0.05, got {text!r}") \
-            from None
+    value = _float(text, "0.05")
     if not 0 < value < 1:
         raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
     return value

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import sys
 from typing import TYPE_CHECKING
 
@@ -123,7 +124,7 @@ def interval_text(unc: Uncertainty | None, alt: str, metric: str, unit: str) -> 
         return ""
     r = rows.iloc[0]
     text = f"; UI [{format_interval(r['ui_low'], r['ui_high'], unit)}]"
-    if r["p_better"] == r["p_better"]:  # not NaN
+    if not math.isnan(r["p_better"]):
         text += f", better in {100 * r['p_better']:.0f}% of draws"
     return text
 
