@@ -25,7 +25,14 @@ MSER_BATCH = 5
 
 @dataclass
 class Comparison:
-    """The runs of a base scenario and its alternatives, with their summaries."""
+    """The runs of a base scenario and its alternatives, with their summaries.
+
+    :ivar assumptions: ``compare --assume``: each assumed judgement (a prior group or a
+        prior, by name) -> its setting (``low``, ``neutral``, ``high`` or ``central``),
+        already applied to ``scenarios``; empty when nothing is assumed.
+    :ivar assumption_sentences: the same in words, one sentence each ("the assumed
+        effect of keyworker caseload … at the low end of its range").
+    """
 
     base: str
     scenarios: list[Scenario]
@@ -36,6 +43,8 @@ class Comparison:
     reps: int
     warnings: list[str] = field(default_factory=list)
     precision_note: str = ""
+    assumptions: dict[str, str] = field(default_factory=dict)
+    assumption_sentences: list[str] = field(default_factory=list)
 
     def yearly(self) -> pd.DataFrame:
         """Every scenario's yearly table, stacked."""

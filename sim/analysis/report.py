@@ -169,7 +169,7 @@ def _answer(cmp: Comparison) -> dict[str, Any]:
             "options": [{"title": short_title(sc), "key_numbers": _key_numbers(cmp, sc),
                          "sentences": answer_sentences(cmp, sc)}
                         for sc in cmp.scenarios[1:]],
-            "notes": list(cmp.warnings)}
+            "assumed": list(cmp.assumption_sentences), "notes": list(cmp.warnings)}
 
 
 # --------------------------------------------------------------------------- tables
@@ -288,6 +288,7 @@ def _provenance(cmp: Comparison, seconds: float, unc: Uncertainty | None) -> lis
                      f"{unc.reps_per_draw} replications for each setting"])
     if cmp.precision_note:
         rows.append(["precision", cmp.precision_note])
+    rows += [["assumed", f"{name} at {setting}"] for name, setting in cmp.assumptions.items()]
     rows += [["warning", w] for w in cmp.warnings]
     rows += [[f"{name} version", v or "not installed"] for name, v in prov["versions"].items()
              if name != "treatsim"]

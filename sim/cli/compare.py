@@ -7,7 +7,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from ..execute.limits import estimate_run, sum_estimates
 from ..io.outputs import OutputError, OutputTarget, prepare_file, write_owned_file
@@ -18,6 +18,7 @@ from .common import EXIT_INTERRUPTED, error, output_folder, too_big_refusal, war
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..analysis.compare import Comparison
+    from ..uncertainty.assume import Assumptions
     from ..uncertainty.priors import Prior
     from ..uncertainty.results import Uncertainty
 
@@ -28,9 +29,10 @@ def compare_command(args: argparse.Namespace) -> int:
     from ..analysis.compare import compare  # pulls in pandas and scipy
     from ..io.results import write_comparison
 
-    scenarios, out, report, priors = _compare_inputs(args)
-    if isinstance(scenarios, str):
-        return error(scenarios)
+    inputs = _compare_inputs(args)
+    if isinstance(inputs, str):
+        return error(inputs)
+    scenarios, out, report, priors, assumed = inputs
     t0 = time.perf_counter()
 
     def progress(name: str, done: int, total: int) -> None:
@@ -47,12 +49,14 @@ def compare_command(args: argparse.Namespace) -> int:
         print("compare: interrupted before every scenario finished; nothing written",
               file=sys.stderr)
         return EXIT_INTERRUPTED
+    cmp.assumptions, cmp.assumption_sentences = dict(assumed.settings), assumed.sentences()
     unc, status = uncertainty.run_keeping(args, cmp, priors)
     uncertainty.attach(cmp, unc)
     seconds = time.perf_counter() - t0
     try:
         folder = write_comparison(cmp, out, sources=[args.base, *args.alternatives],
-                                  seconds=seconds, uncertainty=unc)
+                                  seconds=seconds, uncertainty=unc,
+                                  assumptions=cmp.assumptions)
     except OutputError as exc:
         print(printable(exc), file=sys.stderr)
         return 1
@@ -69,12 +73,21 @@ def compare_command(args: argparse.Namespace) -> int:
     return status
 
 
-def _compare_inputs(args: argparse.Namespace
-                    ) -> tuple[list[Scenario] | str, OutputTarget | None, Path | None,
-                               list[Prior] | None]:
-    """The scenarios, the checked tables folder, the checked report file and the priors
-    (None when no uncertainty runs are asked for); or, in place of the scenarios, the
-    message saying what is wrong (nothing has run)."""
+class _Inputs(NamedTuple):
+    """What ``compare`` runs on, checked before anything runs."""
+
+    scenarios: list[Scenario]
+    out: OutputTarget
+    report: Path | None
+    priors: list[Prior] | None
+    assumed: Assumptions
+
+
+def _compare_inputs(args: argparse.Namespace) -> _Inputs | str:
+    """The scenarios (with the ``--assume`` settings), the checked tables folder, the
+    checked report file, the priors still uncertain (None when no uncertainty runs are
+    asked for) and the assumptions; or the message saying what is wrong (nothing has
+    run)."""
     scenarios, problems = [], []
     for f in [args.base, *args.alternatives]:
         try:
@@ -82,33 +95,37 @@ def _compare_inputs(args: argparse.Namespace
         except ScenarioError as exc:
             problems.append(exc.message())
     if problems:
-        return "\n".join(problems), None, None, None
+        return "\n".join(problems)
     names = [s.name for s in scenarios]
     if len(set(names)) != len(names):
         return (f"{args.base}: the scenarios to compare need different names, got "
-                f"{', '.join(names)}"), None, None, None
-    priors = uncertainty.load(args, names) if uncertainty.wanted(args) else None
-    if isinstance(priors, str):
-        return priors, None, None, None
+                f"{', '.join(names)}")
+    loaded = uncertainty.load(args, names) if uncertainty.wanted(args) or args.assume else None
+    if isinstance(loaded, str):
+        return loaded
+    assumed = uncertainty.assume(args, scenarios, loaded)
+    if isinstance(assumed, str):
+        return assumed
+    scenarios, priors, assumptions = assumed
     reps = args.reps or (args.max_reps if args.precision else scenarios[0].run.replications)
     estimates = [estimate_run(s, reps, args.workers) for s in scenarios]
     total = sum_estimates([*estimates, *uncertainty.estimate(args, scenarios, priors or [],
                                                              reps)])
     refusal = too_big_refusal(args.base, total, args.force)
     if refusal:
-        return refusal, None, None, None
+        return refusal
     try:
         out = output_folder(args.out, Path("results") / f"compare-{names[0]}", args.force,
                             total.kept_bytes)
     except OutputError as exc:
-        return f"{args.base}: --out: {exc}", None, None, None
+        return f"{args.base}: --out: {exc}"
     report, problem = _report_files(args)
     if problem:
-        return problem, None, None, None
+        return problem
     for sc in scenarios:
         for w in scenario_warnings(sc):
             warn(w)
-    return scenarios, out, report, priors
+    return _Inputs(scenarios, out, report, priors, assumptions)
 
 
 def _report_files(args: argparse.Namespace) -> tuple[Path | None, str | None]:
@@ -168,7 +185,8 @@ def _comparison_text(cmp: Comparison, unc: Uncertainty | None = None) -> str:
     d = cmp.comparison.set_index(["scenario", "metric"])
     names = [sc.name for sc in cmp.scenarios]
     base = names[0]
-    lines = uncertainty.summary_lines(unc) if unc else []
+    lines = uncertainty.assumed_lines(cmp)
+    lines += uncertainty.summary_lines(unc) if unc else []
     for metric in HEADLINE:
         unit = METRICS[metric]["unit"]
         lines.append(METRICS[metric]["label"])

@@ -79,6 +79,10 @@ def _add_compare(sub: argparse._SubParsersAction) -> None:
                    help="run the draws and checks on this Dask scheduler's cluster")
     u.add_argument("--dask-local", type=_positive, metavar="N",
                    help="run the draws and checks on a local Dask cluster of N processes")
+    u.add_argument("--assume", action="append", default=[], metavar="NAME=SETTING",
+                   help="hold a judgement (a group in the judgement checks, or one prior) "
+                        "at low, neutral, high or central for every scenario; it is then "
+                        "left out of the checks, --drivers and --draws (repeatable)")
     u.add_argument("--evidence", default=None,
                    help="evidence file with the priors (default calibration/evidence.yaml)")
     _add_force(m)

@@ -12,9 +12,11 @@ from typing import TYPE_CHECKING
 from ..execute.limits import WorkEstimate, estimate_run
 from ..scenario import Scenario
 from ..text import printable
+from .common import warn
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..analysis.compare import Comparison
+    from ..uncertainty.assume import Assumptions
     from ..uncertainty.priors import Prior
     from ..uncertainty.results import Uncertainty
 
@@ -34,6 +36,37 @@ def load(args: argparse.Namespace, names: list[str]) -> list[Prior] | str:
                                args.evidence or EVIDENCE)
     except PriorError as exc:
         return f"{args.base}: {exc}"
+
+
+def assume(args: argparse.Namespace, scenarios: list[Scenario], priors: list[Prior] | None
+           ) -> tuple[list[Scenario], list[Prior] | None, Assumptions] | str:
+    """The scenarios with the ``--assume`` settings applied, the priors still uncertain
+    (the assumed ones left out; None when no uncertainty runs are asked for) and the
+    assumptions; or the message saying which ``--assume`` is wrong (nothing has run)."""
+    from ..uncertainty.assume import (
+        AssumeError,
+        Assumptions,
+        apply_assumptions,
+        parse_assumptions,
+    )
+
+    if not args.assume or priors is None:
+        return scenarios, priors if wanted(args) else None, Assumptions()
+    try:
+        assumed = parse_assumptions(args.assume, priors)
+        moved, changed = apply_assumptions(scenarios, priors, assumed)
+    except AssumeError as exc:
+        return f"{args.base}: {exc}"
+    if not changed:
+        warn(f"--assume: no compared scenario uses the central value of "
+             f"{', '.join(assumed.settings)}, so the assumption changes nothing")
+    return moved, assumed.fixed(priors) if wanted(args) else None, assumed
+
+
+def assumed_lines(cmp: Comparison) -> list[str]:
+    """'ASSUMED: … at the low end of its range', one a ``--assume``, for the top of the
+    printed summary."""
+    return [f"ASSUMED: {printable(s)}" for s in cmp.assumption_sentences]
 
 
 def settings_count(args: argparse.Namespace, priors: list[Prior]) -> int:

@@ -81,7 +81,7 @@ def one_at_a_time(priors: list[Prior], judgements_only: bool) -> list[tuple[str,
         if judgements_only and not any(p.kind == "judgement" for p in members):
             continue
         for name in ("low", "neutral", "high"):
-            if name == "neutral" and not _has_neutral(members):
+            if name == "neutral" and not has_neutral(members):
                 continue
             values = {p.name: (p.setting(name) if p.setting(name) is not None else p.central)
                       for p in members}
@@ -89,8 +89,9 @@ def one_at_a_time(priors: list[Prior], judgements_only: bool) -> list[tuple[str,
     return out
 
 
-def _no_effect(members: list[Prior], setting: str) -> bool:
-    """Whether ``setting`` of a group means no effect (its neutral value)."""
+def no_effect(members: list[Prior], setting: str) -> bool:
+    """Whether ``setting`` (``low``, ``neutral``, ``central`` or ``high``) of a group's
+    members means no effect: their neutral value."""
     if setting == "central":
         return False
     if setting == "neutral":
@@ -99,7 +100,9 @@ def _no_effect(members: list[Prior], setting: str) -> bool:
     return bool(with_neutral) and all(p.setting(setting) == p.neutral for p in with_neutral)
 
 
-def _has_neutral(members: list[Prior]) -> bool:
+def has_neutral(members: list[Prior]) -> bool:
+    """Whether a group has a no-effect setting of its own, inside its range (a
+    ``neutral`` value that is neither its low nor its high end)."""
     return any(p.neutral is not None and p.neutral != p.low and p.neutral != p.high
                for p in members)
 
@@ -218,7 +221,7 @@ def _one_at_a_time(priors: list[Prior], alts: list[str],
                 ends[(alt, metric, group, name)] = t_interval(diffs[s, a, :, k])[0]
                 if any(p.kind == "judgement" for p in members[group]):
                     named = [name, "central"]
-                    if _no_effect(members[group], name):
+                    if no_effect(members[group], name):
                         named.append("neutral")  # an end of the range that is no effect
                     checks += [_check_row(alt, metric, group, members[group], setting,
                                           central if setting == "central" else
@@ -238,7 +241,7 @@ def _check_row(alt: str, metric: str, group: str, members: list[Prior], setting:
     shift, _, shift_lo, shift_hi, _ = t_interval(values - central)
     return {"scenario": alt, "metric": metric, "judgement": group,
             "label": group_label(members), "setting": setting,
-            "no_effect": _no_effect(members, setting), "diff_mean": mean, "ci_low": lo,
+            "no_effect": no_effect(members, setting), "diff_mean": mean, "ci_low": lo,
             "ci_high": hi, "shift": shift, "moved": bool(shift_lo > 0 or shift_hi < 0)}
 
 
