@@ -123,7 +123,8 @@ def _key_numbers(cmp: Comparison, sc: Any) -> list[dict[str, Any]]:
         if (sc.name, metric) not in d.index or (cmp.base, metric) not in s.index:
             continue
         r, u = d.loc[(sc.name, metric)], unit(metric)
-        out.append({"label": words, "base": fmt(s.loc[(cmp.base, metric), "mean"], u),
+        out.append({"metric": metric, "label": words,
+                    "base": fmt(s.loc[(cmp.base, metric), "mean"], u),
                     "alt": fmt(s.loc[(sc.name, metric), "mean"], u),
                     "diff": fmt_diff(r["diff_mean"], u),
                     "interval": fmt_interval(r["ci_low"], r["ci_high"], u),

@@ -147,10 +147,30 @@ def drivers(unc: Uncertainty, cmp: Any, metrics: tuple[str, ...]) -> list[dict[s
             if (torn.empty and checks.empty) or _all_zero(torn, checks):
                 continue  # nothing moves this measure (say, a median wait of 0 days)
             title = f"{label(metric)}: {short_title(sc)}"
-            out.append({"title": title,
-                        "chart": None if torn.empty else _tornado(torn, metric, title),
+            chart = (_tornado(torn, metric, title) if not torn.empty
+                     else _checks_chart(checks, metric, title))
+            out.append({"title": title, "chart": chart,
                         "checks": None if checks.empty else _checks_table(checks, metric)})
     return out
+
+
+def _checks_chart(checks: pd.DataFrame, metric: str, title: str) -> Image | None:
+    """The judgement checks as a tornado: each judgement's bar from the answer with it
+    at the low end of its range to the answer with it at the high end, largest first."""
+    rows = []
+    for judgement, grp in checks.groupby("judgement", sort=False):
+        by = grp.set_index("setting")["diff_mean"]
+        if not {"low", "high", "central"} <= set(by.index):
+            continue
+        rows.append({"parameter": judgement, "label": str(grp["label"].iloc[0]),
+                     "kind": "judgement", "low_diff": float(by["low"]),
+                     "high_diff": float(by["high"]), "central_diff": float(by["central"])})
+    if not rows:
+        return None
+    frame = pd.DataFrame(rows)
+    frame = frame.iloc[(frame["high_diff"] - frame["low_diff"]).abs()
+                       .sort_values(ascending=False, kind="stable").index]
+    return _tornado(frame, metric, title)
 
 
 def _all_zero(torn: pd.DataFrame, checks: pd.DataFrame) -> bool:

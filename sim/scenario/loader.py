@@ -161,14 +161,16 @@ def merge_data(base: dict[str, Any], base_lines: Lines, over: dict[str, Any],
 
 
 def _load_tree(path: Path, stack: tuple[Path, ...], fitted: bool = True,
-               via: tuple[str, int | None] | None = None) -> tuple[dict[str, Any], Lines]:
+               via: tuple[str, int | None] | None = None, text: str | None = None
+               ) -> tuple[dict[str, Any], Lines]:
     """Read ``path`` and, through ``extends``, every file it builds on, merged.
 
     :param stack: the files that extend this one (to find cycles).
     :param via: (file, line) of the ``extends`` that names this file.
+    :param text: ``path``'s content, if given rather than read.
     """
     shown = display_path(path)
-    data, lines = read_yaml(path, shown)
+    data, lines = read_yaml(path, shown, text)
     if via is not None and not looks_like_scenario(data):
         raise ScenarioError([(*via, "extends", f"{display_path(path)} is not a scenario file "
                               "(none of its top-level keys is a scenario section)")])
@@ -238,15 +240,19 @@ def _apply_fitted(path: Path, shown: str, data: dict[str, Any], lines: Lines,
 # --------------------------------------------------------------------------- entries
 
 
-def load_scenario(path: str | Path, fitted: bool = True) -> Scenario:
+def load_scenario(path: str | Path, fitted: bool = True, text: str | None = None
+                  ) -> Scenario:
     """Load, merge (``extends``) and validate a scenario YAML file.
 
     :param fitted: apply ``fitted:`` parameter files (``False`` gives the prior values a
         calibration starts from).
+    :param text: the file's content, if it is given rather than read: checked exactly as
+        if it were saved at ``path`` (``extends`` is found beside ``path``), and nothing
+        is written.
     :raises ScenarioError: naming file, line and key of every problem found.
     """
     path = Path(path)
-    data, lines = _load_tree(path, (), fitted)
+    data, lines = _load_tree(path, (), fitted, text=text)
     return parse_scenario(data, lines, display_path(path))
 
 

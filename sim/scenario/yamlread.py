@@ -278,6 +278,19 @@ def read_text(path: Path, shown: str) -> str:
     except UnicodeDecodeError as exc:
         raise ScenarioError([(shown, raw[: exc.start].count(b"\n") + 1, "",
                               "the file is not UTF-8 text; save it as UTF-8")]) from None
+    return checked_text(text, shown)
+
+
+def checked_text(text: str, shown: str) -> str:
+    """``text`` (a file's content, read or typed) with newlines as ``\\n``, if it is
+    within :data:`MAX_FILE_BYTES` and has no control characters.
+
+    :raises ScenarioError: naming the file (and line) of every problem found.
+    """
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
+        raise ScenarioError([(shown, None, "", f"the file is larger than "
+                              f"{MAX_FILE_BYTES // 1024} KiB, the most a scenario, sweep or "
+                              "targets file may be")])
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     problems: list[Problem] = []
     for m in _CONTROL.finditer(text):
@@ -322,14 +335,16 @@ def _syntax_error(exc: yaml.MarkedYAMLError) -> tuple[int | None, str]:
     return line, msg + (f"; {hint}" if hint else "")
 
 
-def read_yaml(path: Path, shown: str) -> tuple[Any, Lines]:
+def read_yaml(path: Path, shown: str, text: str | None = None) -> tuple[Any, Lines]:
     """Read one YAML file within the budgets: (data, key path -> (file, line)); the data
     is a mapping.
 
     :param shown: the file's name as messages show it.
+    :param text: the file's content, if it is given rather than read (a what-if typed
+        on the page, checked as if it were saved at ``path``).
     :raises ScenarioError: naming the file and line of every problem found.
     """
-    text = read_text(path, shown)
+    text = read_text(path, shown) if text is None else checked_text(text, shown)
     try:
         return _parse(text, shown, _FastLoader if _CParser is not None else _Loader)
     except yaml.MarkedYAMLError:
