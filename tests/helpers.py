@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import copy
+import os
+import shutil
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from sim.scenario import Scenario, parse_scenario
@@ -74,3 +77,14 @@ def small_scenario_file(folder: Path) -> Path:
     path = folder / "small.yaml"
     path.write_text(yaml.safe_dump(with_overrides(example_data(), SMALL), sort_keys=False))
     return path
+
+
+def chromium() -> str:
+    """Debian's chromium: its path; a test without it fails on CI (which installs it) and
+    is skipped elsewhere."""
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed; .ci/run installs Debian's chromium")
+        pytest.skip("chromium is not installed (CI installs it)")
+    return found

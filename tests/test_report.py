@@ -5,7 +5,6 @@ provenance; rendered in a real browser where it matters."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 import shutil
 import stat
@@ -17,7 +16,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import ROOT, small
+from helpers import ROOT, chromium, small
 
 import sim
 from sim.analysis.compare import compare
@@ -38,7 +37,6 @@ from sim.uncertainty.results import SETTINGS, Uncertainty
 
 pytestmark = pytest.mark.model
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--hide-scrollbars"]
@@ -352,16 +350,8 @@ def test_write_pdf_fails_cleanly(tmp_path, monkeypatch):
 # --------------------------------------------------------------------------- in a browser
 
 
-def _chromium() -> str:
-    if CHROMIUM is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed; .ci/run installs Debian's chromium")
-        pytest.skip("chromium is not installed (CI installs it)")
-    return CHROMIUM
-
-
 def _dump_dom(page: Path, profile: Path) -> str:
-    dom = subprocess.run([_chromium(), *FLAGS, f"--user-data-dir={profile}",
+    dom = subprocess.run([chromium(), *FLAGS, f"--user-data-dir={profile}",
                           "--virtual-time-budget=5000", "--dump-dom", page.as_uri()],
                          capture_output=True, text=True, timeout=120)
     assert dom.returncode == 0, dom.stderr[-2000:]
@@ -370,7 +360,7 @@ def _dump_dom(page: Path, profile: Path) -> str:
 
 @pytest.mark.browser
 def test_report_renders_in_headless_chromium(report, tmp_path):
-    browser = _chromium()
+    browser = chromium()
     html = _dump_dom(report, tmp_path / "profile")
     for name in SECTIONS:
         assert f'id="{name}"' in html, name
@@ -416,7 +406,7 @@ def _pdf_text(pdf: Path) -> str | None:
 
 @pytest.mark.browser
 def test_write_pdf_has_the_sections_of_the_html(uncertain_report, tmp_path):
-    _chromium()
+    chromium()
     pdf = tmp_path / "report.pdf"
     write_pdf(uncertain_report, pdf)
     data = pdf.read_bytes()
@@ -479,7 +469,7 @@ def test_a_foreign_pdf_is_not_treatsims(tmp_path):
 def test_a_printed_pdf_can_be_replaced_by_the_next_run(report, tmp_path):
     from sim.io.outputs import owned_file, prepare_file
 
-    _chromium()
+    chromium()
     pdf = tmp_path / "report.pdf"
     write_pdf(report, pdf)
     assert pdf.read_bytes().rstrip().endswith(b"%treatsim report")

@@ -6,7 +6,8 @@ Exit codes: 0 success, 2 a bad scenario or bad arguments (nothing written),
 :mod:`.parser` builds the arguments, :mod:`.common` holds what every command shares,
 and each command (or pair of commands) has a module of its own: :mod:`.run`,
 :mod:`.compare`, :mod:`.calibrate`, :mod:`.sweep` (sweep, sensitivity) and
-:mod:`.validate` (validate, schema) and :mod:`.validate_model`.
+:mod:`.validate` (validate, schema), :mod:`.validate_model` and :mod:`.app` (the
+what-if page).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import signal
 import threading
 
+from .app import app_command
 from .calibrate import calibrate_command
 from .common import EXIT_BAD_INPUT, EXIT_INTERRUPTED
 from .compare import compare_command
@@ -51,4 +53,6 @@ def main(argv: list[str] | None = None) -> int:
         return sensitivity_command(args)
     if args.command == "validate-model":
         return validate_model_command(args)
+    if args.command == "app":
+        return app_command(args)
     return run_command(args)

@@ -19,7 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--version", action="version", version=f"treatsim {__version__}")
     sub = ap.add_subparsers(dest="command", required=True)
     for add in (_add_run, _add_validate, _add_compare, _add_calibrate, _add_sweep,
-                _add_sensitivity, _add_schema, _add_validate_model):
+                _add_sensitivity, _add_schema, _add_validate_model, _add_app):
         add(sub)
     return ap
 
@@ -199,6 +199,22 @@ def _add_validate_model(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--out", help="output folder (default results/validation)")
     v.add_argument("--quiet", action="store_true", help="no progress")
     _add_force(v)
+
+
+def _add_app(sub: argparse._SubParsersAction) -> None:
+    """The ``app`` command: the what-if page in the browser."""
+    a = sub.add_parser("app", help="start the what-if page in the browser (local, Streamlit)")
+    a.add_argument("--port", type=_in_range(1, 65535), default=8501,
+                   help="port (default 8501)")
+    a.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1: this machine only; "
+                        "0.0.0.0 serves a team, see the README)")
+    a.add_argument("--workers", type=_positive,
+                   help="processes for one run (default: all cores); runs from several "
+                        "tabs queue behind each other")
+    a.add_argument("--out", default="results/app",
+                   help="the page's own results folder (default results/app)")
+    a.add_argument("--scenarios", help="the scenarios folder (default scenarios/)")
 
 
 def _add_force(parser: argparse.ArgumentParser) -> None:
