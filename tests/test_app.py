@@ -178,6 +178,10 @@ def test_a_finished_folder_answers_a_new_server_at_once(tmp_path):
     _until(lambda: a.finished)
     fresh = JobQueue(slots=1, poll_seconds=0.05)
     assert fresh.submit("a", tmp_path / "a", ["false"], units=3).state == "done"
+    (tmp_path / "a" / "done.json").unlink()  # its folder was cleared: run it again
+    again = fresh.submit("a", tmp_path / "a", ["false"], units=3)
+    _until(lambda: again.finished)
+    assert again.state == "failed"
 
 
 @pytest.mark.model
@@ -203,7 +207,8 @@ def test_cancelling_stops_the_process_group(tmp_path):
 @pytest.mark.model
 def test_a_closed_tab_cancels_its_run_and_its_queued_one(tmp_path):
     open_tabs = {"tab1", "tab2"}
-    q = JobQueue(slots=1, poll_seconds=0.05, alive=lambda s: s in open_tabs)
+    q = JobQueue(slots=1, poll_seconds=0.05, alive=lambda s: s in open_tabs,
+                 grace_seconds=0.3)
     first = _job(q, tmp_path, "first", pause=30, owner="tab1")
     second = _job(q, tmp_path, "second", pause=30, owner="tab2")
     _until(lambda: first.state == "running")
@@ -236,3 +241,16 @@ def test_a_written_comparison_reads_back_to_the_same_report(tmp_path):
     assert cmp.assumptions == {"middlesbrough_housing_need": "high"}
     assert cmp.assumption_sentences and unc is None
     assert render(cmp, meta["run_seconds"], unc) == report.read_text(encoding="utf-8")
+
+
+@pytest.mark.model
+def test_a_tab_that_reconnects_in_time_keeps_its_run(tmp_path):
+    tabs = {"tab"}
+    q = JobQueue(slots=1, poll_seconds=0.05, alive=lambda s: s in tabs, grace_seconds=2.0)
+    job = _job(q, tmp_path, "j", pause=0.5, owner="tab")
+    _until(lambda: job.state == "running")
+    tabs.clear()  # the connection drops for half a second
+    time.sleep(0.5)
+    tabs.add("tab")
+    _until(lambda: job.finished)
+    assert job.state == "done"

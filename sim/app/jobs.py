@@ -30,6 +30,8 @@ DONE_FILE = "done.json"
 LOG_FILE = "log.txt"
 OUTPUT_FILE = "summary.txt"
 """What the command printed: the headline summary, as on the command line."""
+GRACE_SECONDS = 5.0
+"""How long a run waits for a closed tab to reconnect before it is cancelled (seconds)."""
 TAIL_LINES = 12
 """Lines of the command's messages kept to explain a failed run."""
 
@@ -83,12 +85,16 @@ class JobQueue:
     """Runs jobs one after another (``slots`` at a time), each on ``workers`` processes.
 
     :param alive: says whether a browser session is still open; a queued or running job
-        none of whose owners is open is cancelled. None: never cancel on that ground.
+        none of whose owners has been open for ``grace_seconds`` is cancelled. None:
+        never cancel on that ground.
     """
 
     def __init__(self, slots: int = 1, poll_seconds: float = 0.5,
-                 alive: Callable[[str], bool] | None = None) -> None:
+                 alive: Callable[[str], bool] | None = None,
+                 grace_seconds: float = GRACE_SECONDS) -> None:
         self.slots, self.poll, self.alive = slots, poll_seconds, alive
+        self.grace = grace_seconds
+        self._orphaned: dict[str, float] = {}
         self.jobs: dict[str, Job] = {}
         self.order: list[str] = []
         self.lock = threading.Lock()
@@ -102,7 +108,8 @@ class JobQueue:
         (answered at once), or a new one queued behind the others."""
         with self.lock:
             job = self.jobs.get(key)
-            if job is None or job.state in ("failed", "cancelled"):
+            gone = job is not None and job.state == "done" and not (folder / DONE_FILE).is_file()
+            if job is None or gone or job.state in ("failed", "cancelled"):
                 job = Job(key=key, folder=folder, argv=argv, units=units)
                 if (folder / DONE_FILE).is_file():
                     job.state = "done"
@@ -148,11 +155,17 @@ class JobQueue:
                 self.running_peak = max(self.running_peak, self.running())
 
     def _drop_orphans(self) -> None:
-        """Cancel every waiting or running job whose browser tabs have all closed."""
+        """Cancel every waiting or running job whose browser tabs have all been closed
+        for :attr:`grace` seconds (a tab that reconnects within it keeps its run)."""
         if self.alive is None:
             return
+        now = time.monotonic()
         for job in list(self.jobs.values()):
-            if not job.finished and job.owners and not any(self.alive(o) for o in job.owners):
+            if job.finished or not job.owners or any(self.alive(o) for o in job.owners):
+                self._orphaned.pop(job.key, None)
+                continue
+            since = self._orphaned.setdefault(job.key, now)
+            if now - since >= self.grace:
                 self.cancel(job, "cancelled: its browser tab was closed")
 
     def _start(self, job: Job) -> None:

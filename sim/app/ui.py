@@ -12,18 +12,17 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
-from typing import Any
 
 import streamlit as st
 
 from ..io.outputs import OutputError
-from ..scenario import ScenarioError
+from ..scenario import Scenario, ScenarioError
 from ..text import printable
 from . import ui_answer, ui_controls
 from .areas import Area, baseline_files, load_area, scenarios_folder
 from .jobs import JobQueue
 from .runs import RunOptions, plan, results_folder, write_whatif
-from .whatif import check_whatif, controls_from, presets, whatif_yaml
+from .whatif import Controls, check_whatif, controls_from, presets, whatif_yaml
 
 DEFAULT_OUT = "results/app"
 
@@ -56,8 +55,9 @@ def job_queue() -> JobQueue:
 
 
 @st.cache_resource
-def area(path: str) -> Area:
-    """A baseline with its fit (read once per server)."""
+def area(path: str, modified_ns: int) -> Area:
+    """A baseline with its fit (read again only when its file changes, by
+    ``modified_ns``, the file's modification time in nanoseconds)."""
     return load_area(Path(path))
 
 
@@ -76,7 +76,11 @@ def main() -> None:
     except OutputError as exc:
         st.error(str(exc))
         return
-    chosen = _choose_area(files)
+    try:
+        chosen = _choose_area(files)
+    except ScenarioError as exc:
+        st.error(f"This baseline does not load, so the page cannot use it:\n\n{exc.message()}")
+        return
     base = chosen.scenario
     preset = _choose_preset(chosen)
     c = ui_controls.controls(base, chosen.file, preset)
@@ -91,11 +95,15 @@ def _choose_area(files: list[Path]) -> Area:
         st.header("1. Area")
         name = st.selectbox("Calibrated baseline", names, key="area",
                             on_change=ui_controls.area_changed)
-        chosen = area(str(files[names.index(name)]))
+        path = files[names.index(name)]
+        chosen = area(str(path), path.stat().st_mtime_ns)
         st.caption(" ".join(chosen.scenario.description.split()))
         st.markdown(f"**Fit to the area's figures:** {chosen.fit_line()}")
         chart = chosen.fit.get("chart")
         if chart is not None:
+            st.download_button("Fit plot (PNG)", ui_answer.image_bytes(chart),
+                               file_name=f"{chosen.name}_fit.png", mime="image/png",
+                               key="download_fit")
             with st.expander("Fit plot and targets"):
                 ui_answer.image(chart)
                 st.dataframe(chosen.fit["rows"], hide_index=True)
@@ -112,7 +120,7 @@ def _choose_preset(chosen: Area) -> Path | None:
     return None if pick == ui_controls.NO_PRESET else files[labels.index(pick) - 1]
 
 
-def _whatif_and_run(chosen: Area, c: Any, options: RunOptions, root: Path) -> None:
+def _whatif_and_run(chosen: Area, c: Controls, options: RunOptions, root: Path) -> None:
     """The live YAML, its check by the scenario loader, and the Run button."""
     base = chosen.scenario
     st.subheader("4. The what-if file")
@@ -151,14 +159,15 @@ def _whatif_and_run(chosen: Area, c: Any, options: RunOptions, root: Path) -> No
         _submit(c, base, whatif, options, root)
 
 
-def _same(a: Any, b: Any) -> bool:
+def _same(a: Controls, b: Controls) -> bool:
     """Whether two sets of controls give the same what-if (names aside)."""
     skip = {"name", "description", "preset"}
     return all(getattr(a, f.name) == getattr(b, f.name)
                for f in dataclasses.fields(a) if f.name not in skip)
 
 
-def _submit(c: Any, base: Any, whatif: Any, options: RunOptions, root: Path) -> None:
+def _submit(c: Controls, base: Scenario, whatif: Scenario, options: RunOptions, root: Path
+            ) -> None:
     units = ui_controls.expected_units(base, Path(c.base_file), options)
     p = plan(c, base, whatif, options, root, workers(), units)
     q = job_queue()
@@ -170,7 +179,7 @@ def _submit(c: Any, base: Any, whatif: Any, options: RunOptions, root: Path) -> 
     st.session_state["job_name"] = c.name
 
 
-def _command(c: Any, options: RunOptions) -> str:
+def _command(c: Controls, options: RunOptions) -> str:
     from .runs import reproduce_command
 
     return reproduce_command(c.base_file, c.name, options)

@@ -4,6 +4,7 @@ the downloads, all drawn from the tables the run wrote."""
 
 from __future__ import annotations
 
+import base64
 import time
 from typing import Any
 
@@ -26,6 +27,11 @@ def image(img: Any) -> None:
     """A chart with its alt text (a report :class:`~sim.analysis.report_format.Image`)."""
     st.markdown(f'<img src="{img.src}" alt="{img.alt}" style="max-width:100%">',
                 unsafe_allow_html=True)
+
+
+def image_bytes(img: Any) -> bytes:
+    """The bytes of a chart held as a ``data:`` URI."""
+    return base64.b64decode(img.src.split(",", 1)[1])
 
 
 def wait(q: JobQueue, job: Job, workers: int) -> None:
@@ -108,6 +114,9 @@ def _cards(a: Answer) -> None:
             if card["ui"] != "–":
                 st.caption(f"95% uncertainty interval over parameter sets: {card['ui']}; "
                            f"better in {card['better']} of them")
+            else:
+                st.caption("Uncertainty interval: none (no parameter sets drawn; see "
+                           "Runs)")
 
 
 def _headline(h: dict[str, Any]) -> None:
