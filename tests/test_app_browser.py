@@ -51,10 +51,10 @@ def app(tmp_path):
     """``treatsim app`` on a free port, with its results folder in tmp_path."""
     port = _free_port()
     out = tmp_path / "app"
+    log = (tmp_path / "server.log").open("w")
     proc = subprocess.Popen([sys.executable, "-m", "sim", "app", "--port", str(port),
                              "--out", str(out), "--workers", "2"], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(url, proc)
@@ -65,6 +65,7 @@ def app(tmp_path):
             proc.wait(20)
         except subprocess.TimeoutExpired:
             proc.kill()
+        log.close()
 
 
 def _set_number(page, label: str, value: str) -> None:

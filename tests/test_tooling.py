@@ -137,6 +137,31 @@ def test_interrupted_run_keeps_finished_replications(tmp_path, sig):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_interrupted_compare_stops_and_writes_nothing(tmp_path, sig):
+    """Ctrl-C (or SIGTERM, as the what-if page sends to cancel a run) part-way through
+    the first scenario of a comparison stops it: exit 130, no table, no report, and the
+    second scenario never starts."""
+    base = _small_file(tmp_path)
+    alt = tmp_path / "alt.yaml"
+    alt.write_text(f"extends: {base}\nname: alt\nkeyworkers: {{staff: 5}}\n")
+    out, report = tmp_path / "cmp", tmp_path / "report.html"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sim", "compare", str(base), str(alt), "--reps", "500",
+         "--workers", "2", "--no-checks", "--out", str(out), "--report", str(report)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True)
+    for line in proc.stderr:
+        if "3/500" in line:
+            break
+    os.killpg(proc.pid, getattr(signal, sig))
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stdout + stderr
+    assert "alt:" not in stderr and "interrupted" in stderr
+    assert not out.exists() and not report.exists()
+
+
+@pytest.mark.slow
 def test_compare_command_writes_tables_and_report_and_refuses_mismatched_years(tmp_path):
     base = _small_file(tmp_path)
     alt = tmp_path / "alt.yaml"

@@ -100,6 +100,9 @@ def compare(base: Scenario, alternatives: list[Scenario], reps: int | None = Non
         metric's 95% CI half-width is within ``precision`` x |mean| in every scenario,
         up to ``max_reps``.
     :param progress: called as ``progress(scenario_name, done, total)``.
+    :raises KeyboardInterrupt: when interrupted (Ctrl-C, or SIGTERM through the command
+        line) before every scenario has every replication: a comparison is paired
+        replication by replication, so none is made from part of them.
     """
     scenarios = [base, *alternatives]
     names = [s.name for s in scenarios]
@@ -153,8 +156,10 @@ def _run_more(sc: Scenario, have: int, want: int, seed: int, workers: int,
         if progress:
             progress(sc.name, have + done, want)
 
-    return run(sc, reps=want - have, seed=seed, workers=workers, progress=cb,
-               first_rep=have)
+    res = run(sc, reps=want - have, seed=seed, workers=workers, progress=cb, first_rep=have)
+    if not res.complete:  # interrupted part-way: a comparison needs every replication
+        raise KeyboardInterrupt
+    return res
 
 
 def _merge(a: Results, b: Results) -> Results:

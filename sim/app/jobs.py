@@ -32,6 +32,8 @@ OUTPUT_FILE = "summary.txt"
 """What the command printed: the headline summary, as on the command line."""
 GRACE_SECONDS = 5.0
 """How long a run waits for a closed tab to reconnect before it is cancelled (seconds)."""
+KILL_AFTER = 5.0
+"""Seconds a cancelled run has to stop on SIGTERM before its process group is killed."""
 TAIL_LINES = 12
 """Lines of the command's messages kept to explain a failed run."""
 
@@ -139,8 +141,7 @@ class JobQueue:
                 return
             job.message = why
             if job.proc is not None and job.proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(job.proc.pid, signal.SIGTERM)
+                _stop(job.proc)
             job.state = "cancelled"
 
     def _loop(self) -> None:
@@ -203,6 +204,22 @@ class JobQueue:
             else:
                 job.state = "failed"
                 job.message = "\n".join(t for t in tail if t) or f"exit code {code}"
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    """Stop a job's process group: SIGTERM (the command keeps nothing half-written), then
+    SIGKILL to whatever of the group is left after :data:`KILL_AFTER` seconds."""
+    group = proc.pid  # the job runs in a session (and process group) of its own
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(group, signal.SIGTERM)
+
+    def finish() -> None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(KILL_AFTER)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(group, signal.SIGKILL)
+
+    threading.Thread(target=finish, daemon=True).start()
 
 
 def _recorded_seconds(folder: Path) -> float | None:
