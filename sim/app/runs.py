@@ -120,7 +120,9 @@ def reproduce_command(base_file: str | Path, name: str, options: RunOptions) -> 
 def plan(controls: Controls, base: Scenario, whatif: Scenario, options: RunOptions,
          root: Path, workers: int, units: int) -> RunPlan:
     """The run of ``whatif`` against ``base``: its folder under ``root`` and the command
-    (on ``workers`` processes) that writes its tables, report and PDF there."""
+    (on ``workers`` processes) that writes its tables, report and PDF there. Without
+    ``--force``: a run again into the folder replaces only what treatsim wrote there, and
+    a run too big for this machine is refused with the command's own message."""
     key = run_key(base, whatif, options)
     folder = root / RUNS / key
     base_file = Path(controls.base_file).resolve()
@@ -128,9 +130,9 @@ def plan(controls: Controls, base: Scenario, whatif: Scenario, options: RunOptio
                        command=reproduce_command(controls.base_file, controls.name, options))
     argv = [sys.executable, "-m", "sim", "compare", str(base_file), str(folder / WHATIF_FILE),
             *options.flags(), "--workers", str(workers), "--out", str(folder / TABLES),
-            "--report", str(folder / REPORT), "--force"]
+            "--report", str(folder / REPORT)]
     if options.pdf:
-        argv[-1:-1] = ["--report-pdf", str(folder / PDF)]
+        argv += ["--report-pdf", str(folder / PDF)]
     return RunPlan(key=key, folder=folder, argv=argv, units=units, whatif_text=text)
 
 
