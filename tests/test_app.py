@@ -254,3 +254,23 @@ def test_a_tab_that_reconnects_in_time_keeps_its_run(tmp_path):
     tabs.add("tab")
     _until(lambda: job.finished)
     assert job.state == "done"
+
+
+@pytest.mark.unit
+def test_drivers_are_ranked_by_shift_in_interval_widths_not_units():
+    import pandas as pd
+
+    from sim.app.answer import _drivers
+    from sim.uncertainty.results import Uncertainty
+
+    rows = [  # a big shift in pounds that is small against its interval, and a small
+        # shift in people that is large against its own; one shift within noise
+        ("cost_per_completion_gbp", "money", 500.0, 2000.0, True),
+        ("successful_completions", "caseload", 10.0, 2.0, True),
+        ("deaths", "noise", 50.0, 1.0, False),
+    ]
+    checks = pd.DataFrame([{"scenario": "alt", "metric": m, "judgement": j, "setting": "low",
+                            "shift": shift, "ci_low": -half, "ci_high": half, "moved": moved}
+                           for m, j, shift, half, moved in rows])
+    assert _drivers(Uncertainty(checks=checks)) == ["caseload", "money"]
+    assert _drivers(None) == [] and _drivers(Uncertainty()) == []

@@ -78,12 +78,15 @@ def load_answer(folder: str | Path) -> Answer:
 
 
 def _drivers(unc: Uncertainty | None) -> list[str]:
-    """The judgement groups that moved an answer measure, the largest shift first."""
+    """The judgement groups that moved an answer measure beyond Monte Carlo noise, the
+    largest first: each shift is measured in half-widths of its 95% interval, so that
+    measures in different units (people, points, pounds) compare."""
     if unc is None or unc.checks.empty:
         return []
     checks = unc.checks[unc.checks["moved"] & unc.checks["metric"].isin(ANSWER_METRICS)]
-    size = checks.assign(size=checks["shift"].abs()).groupby("judgement", sort=False)["size"]
-    return list(size.max().sort_values(ascending=False, kind="stable").index)
+    half = ((checks["ci_high"] - checks["ci_low"]) / 2).clip(lower=1e-12)
+    size = checks.assign(size=checks["shift"].abs() / half).groupby("judgement", sort=False)
+    return list(size["size"].max().sort_values(ascending=False, kind="stable").index)
 
 
 def tables_zip(answer: Answer) -> bytes:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 import streamlit as st
+from streamlit import runtime
 
 from .answer import Answer, load_answer, tables_zip
 from .jobs import Job, JobQueue
@@ -69,7 +70,10 @@ def show(q: JobQueue, key: str | None, workers: int) -> None:
         st.warning(f"The run was {job.message or 'cancelled'}.")
         return
     a = _answer(str(job.folder))
-    st.session_state["drivers"] = a.drivers
+    if st.session_state.get("drivers") != a.drivers:
+        st.session_state["drivers"] = a.drivers
+        if runtime.exists():  # draw the page again, the drivers marked in the assumptions
+            st.rerun()  # (not under AppTest, whose threads have no runtime to rerun)
     took = f"{job.seconds:.0f} s" if job.seconds is not None else "earlier (kept)"
     st.caption(f"Answered in {took}; run folder {job.folder.name}.")
     _judgements(a.context)
