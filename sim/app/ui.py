@@ -141,6 +141,9 @@ def _whatif_and_run(chosen: Area, c: Controls, options: RunOptions, root: Path) 
         whatif = check_whatif(text, chosen.file, c.name)
     except ScenarioError as exc:
         problem = (problem + "\n\n" if problem else "") + exc.message()
+    if c.name == base.name:
+        problem = (f"The what-if needs a name of its own: {base.name} is the baseline's. "
+                   + (problem or ""))
     left, right = st.columns([3, 2])
     with left:
         st.code(text, language="yaml", wrap_lines=True)
