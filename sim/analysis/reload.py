@@ -20,7 +20,9 @@ from ..scenario import load_scenario
 from ..uncertainty.results import Uncertainty
 from .compare import Comparison
 
-_UI = ["scenario", "metric", "diff_mean", "ui_low", "ui_high", "p_better"]
+_UI = ["scenario", "metric", "ui_low", "ui_high", "p_better"]
+"""The columns of :attr:`Uncertainty.intervals` kept in the comparison table (the draws'
+own mean difference is not kept there, so a comparison read back has none)."""
 
 
 def _table(folder: Path, name: str) -> pd.DataFrame:

@@ -14,7 +14,6 @@ from ..analysis.reload import load_comparison
 from ..analysis.report import ANSWER_METRICS, context
 from ..analysis.report_uncertainty import has_intervals, interval_cells
 from ..uncertainty.results import Uncertainty
-from .jobs import OUTPUT_FILE
 from .runs import PDF, REPORT, TABLES
 
 CSV_TABLES = ("comparison", "summary", "yearly", "timeseries", "judgement_checks", "draws",
@@ -29,7 +28,6 @@ class Answer:
     :ivar cards: one per answer measure: ``label``, ``base``, ``alt``, ``diff``,
         ``interval`` (95% from replications), ``ui`` (95% over parameter sets, '–'
         without draws), ``better`` (share of parameter sets), ``is_clear``.
-    :ivar diffs: the comparison table's rows (metric, diff_mean, ci_low, ci_high, ...).
     :ivar drivers: the judgement groups whose checks moved an answer measure beyond
         Monte Carlo noise, the largest shift first.
     """
@@ -37,14 +35,8 @@ class Answer:
     folder: Path
     context: dict[str, Any]
     cards: list[dict[str, Any]]
-    diffs: list[dict[str, Any]]
-    printed: str
     seconds: float
     drivers: list[str] = dataclasses.field(default_factory=list)
-
-    def file(self, name: str) -> Path:
-        """A file the run wrote: the report, its PDF, a table or the summary."""
-        return self.folder / name
 
     @property
     def report(self) -> Path:
@@ -70,11 +62,8 @@ def load_answer(folder: str | Path) -> Answer:
         metric = card["metric"]
         ui, better = interval_cells(unc, alt, metric) if has_intervals(unc) else ("–", "–")
         cards.append({**card, "ui": ui, "better": better})
-    diffs = cmp.comparison.to_dict("records")
-    printed_path = folder / OUTPUT_FILE
-    printed = printed_path.read_text(encoding="utf-8") if printed_path.is_file() else ""
-    return Answer(folder=folder, context=ctx, cards=cards, diffs=diffs, printed=printed,
-                  seconds=seconds, drivers=_drivers(unc))
+    return Answer(folder=folder, context=ctx, cards=cards, seconds=seconds,
+                  drivers=_drivers(unc))
 
 
 def _drivers(unc: Uncertainty | None) -> list[str]:

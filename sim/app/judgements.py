@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..scenario import Scenario
 from ..uncertainty.analysis import one_at_a_time
+from ..uncertainty.assume import parse_assumptions
 from ..uncertainty.priors import EVIDENCE, Prior, groups, scenario_priors, uses
 from .runs import RunOptions
 
@@ -30,6 +31,6 @@ def judgement_groups(base: Scenario, base_file: Path) -> dict[str, list[Prior]]:
 def check_settings(base: Scenario, base_file: Path, options: RunOptions) -> int:
     """Settings the judgement checks run (the central one included), less the
     judgements the run fixes by assumption."""
-    fixed = {name for name, _ in options.assumptions}
-    kept = [p for p in _priors(base, base_file) if p.group not in fixed and p.name not in fixed]
-    return 1 + len(one_at_a_time(kept, judgements_only=True))
+    priors = _priors(base, base_file)
+    assumed = parse_assumptions([f"{n}={s}" for n, s in options.assumptions], priors)
+    return 1 + len(one_at_a_time(assumed.fixed(priors), judgements_only=True))

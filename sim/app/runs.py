@@ -44,7 +44,6 @@ class RunOptions:
     checks: bool = True
     check_reps: int = 3
     assumptions: tuple[tuple[str, str], ...] = ()
-    pdf: bool = True
 
     def flags(self) -> list[str]:
         """The ``treatsim compare`` options that ask for this run."""
@@ -130,9 +129,7 @@ def plan(controls: Controls, base: Scenario, whatif: Scenario, options: RunOptio
                        command=reproduce_command(controls.base_file, controls.name, options))
     argv = [sys.executable, "-m", "sim", "compare", str(base_file), str(folder / WHATIF_FILE),
             *options.flags(), "--workers", str(workers), "--out", str(folder / TABLES),
-            "--report", str(folder / REPORT)]
-    if options.pdf:
-        argv += ["--report-pdf", str(folder / PDF)]
+            "--report", str(folder / REPORT), "--report-pdf", str(folder / PDF)]
     return RunPlan(key=key, folder=folder, argv=argv, units=units, whatif_text=text)
 
 

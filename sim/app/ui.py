@@ -21,8 +21,8 @@ from ..text import printable
 from . import ui_answer, ui_controls
 from .areas import Area, baseline_files, load_area, scenarios_folder
 from .jobs import JobQueue
-from .runs import RunOptions, plan, results_folder, write_whatif
-from .whatif import Controls, check_whatif, controls_from, presets, whatif_yaml
+from .runs import RunOptions, plan, reproduce_command, results_folder, write_whatif
+from .whatif import Controls, check_whatif, presets, whatif_yaml
 
 DEFAULT_OUT = "results/app"
 
@@ -83,9 +83,9 @@ def main() -> None:
         return
     base = chosen.scenario
     preset = _choose_preset(chosen)
-    c = ui_controls.controls(base, chosen.file, preset)
+    c, start = ui_controls.controls(base, chosen.file, preset)
     options = ui_controls.run_options(base, chosen.file)
-    _whatif_and_run(chosen, c, options, root)
+    _whatif_and_run(chosen, c, start if preset else None, options, root)
     ui_answer.show(job_queue(), st.session_state.get("job"), workers())
 
 
@@ -120,23 +120,19 @@ def _choose_preset(chosen: Area) -> Path | None:
     return None if pick == ui_controls.NO_PRESET else files[labels.index(pick) - 1]
 
 
-def _whatif_and_run(chosen: Area, c: Controls, options: RunOptions, root: Path) -> None:
-    """The live YAML, its check by the scenario loader, and the Run button."""
+def _whatif_and_run(chosen: Area, c: Controls, preset_c: Controls | None,
+                    options: RunOptions, root: Path) -> None:
+    """The live YAML, its check by the scenario loader, and the Run button;
+    ``preset_c`` are the preset's own controls (its description is kept while they
+    stand)."""
     base = chosen.scenario
     st.subheader("4. The what-if file")
-    preset_c = (controls_from(base, chosen.file, st.session_state.get("preset_file"))
-                if st.session_state.get("preset_file") else None)
     if preset_c is not None and _same(c, preset_c):
         c = dataclasses.replace(c, description=preset_c.description)
     else:
         c = dataclasses.replace(c, description="")
     text = whatif_yaml(c, base, command=_command(c, options))
     problem, whatif = None, None
-    total = sum(c.shares.values())
-    if c.hat == "close" or (c.hat == "fill" and c.hat_close_date):
-        if abs(total - 100) > 1e-6:
-            problem = (f"The transition shares add up to {total:g}%; they must add up to "
-                       "100%.")
     try:
         whatif = check_whatif(text, chosen.file, c.name)
     except ScenarioError as exc:
@@ -159,7 +155,7 @@ def _whatif_and_run(chosen: Area, c: Controls, options: RunOptions, root: Path) 
         if problem or whatif is None:
             st.error("Nothing was run: correct the what-if first.", icon="🛑")
             return
-        _submit(c, base, whatif, options, root)
+        _submit(c, base, whatif, options, root, text)
 
 
 def _same(a: Controls, b: Controls) -> bool:
@@ -169,20 +165,16 @@ def _same(a: Controls, b: Controls) -> bool:
                for f in dataclasses.fields(a) if f.name not in skip)
 
 
-def _submit(c: Controls, base: Scenario, whatif: Scenario, options: RunOptions, root: Path
-            ) -> None:
+def _submit(c: Controls, base: Scenario, whatif: Scenario, options: RunOptions, root: Path,
+            text: str) -> None:
+    """Queue the run (its folder's copy of the what-if written first: the same question
+    has the same text) and remember it, with the what-if ``text`` to download."""
     units = ui_controls.expected_units(base, Path(c.base_file), options)
     p = plan(c, base, whatif, options, root, workers(), units)
-    q = job_queue()
-    if p.key not in q.jobs or q.jobs[p.key].state in ("failed", "cancelled"):
-        write_whatif(p)
-    job = q.submit(p.key, p.folder, p.argv, p.units, owner=_session())
-    st.session_state["job"] = job.key
-    st.session_state["job_whatif"] = whatif_yaml(c, base, command=_command(c, options))
-    st.session_state["job_name"] = c.name
+    write_whatif(p)
+    job = job_queue().submit(p.key, p.folder, p.argv, p.units, owner=_session())
+    st.session_state.update({"job": job.key, "job_whatif": text, "job_name": c.name})
 
 
 def _command(c: Controls, options: RunOptions) -> str:
-    from .runs import reproduce_command
-
     return reproduce_command(c.base_file, c.name, options)

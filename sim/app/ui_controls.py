@@ -50,12 +50,13 @@ def _fill(c: Controls, base: Scenario) -> None:
     s["fill"] = False
 
 
-def controls(base: Scenario, base_file: Path, preset: Path | None) -> Controls:
-    """The controls as the widgets set them (filled from ``preset`` first if asked)."""
+def controls(base: Scenario, base_file: Path, preset: Path | None
+             ) -> tuple[Controls, Controls]:
+    """The controls as the widgets set them (filled from ``preset`` first if asked),
+    and the controls as ``preset`` (or the baseline) sets them."""
     start = controls_from(base, base_file, preset)
     if st.session_state.get("fill", True) or "w_staff" not in st.session_state:
         _fill(start, base)
-    st.session_state["preset_file"] = str(preset) if preset else None
     first = base.run.start_date
     last = first.replace(year=first.year + base.run.warmup_years + base.run.years)
     st.subheader("3. What changes")
@@ -84,7 +85,7 @@ def controls(base: Scenario, base_file: Path, preset: Path | None) -> Controls:
         triage_limited=limited, triage_per_week=int(triage), detox_beds=int(beds),
         rehab_budget=float(rehab), hat=hat, hat_close_date=hat_date, shares=shares,
         extra_set=start.extra_set, extra_top=start.extra_top,
-        extra_policies=start.extra_policies, description=start.description)
+        extra_policies=start.extra_policies, description=start.description), start
 
 
 def _hat(base: Scenario, day: dt.date) -> tuple[str, dt.date | None, dict[str, float]]:

@@ -55,8 +55,7 @@ def compare_command(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - t0
     try:
         folder = write_comparison(cmp, out, sources=[args.base, *args.alternatives],
-                                  seconds=seconds, uncertainty=unc,
-                                  assumptions=cmp.assumptions)
+                                  seconds=seconds, uncertainty=unc)
     except OutputError as exc:
         print(printable(exc), file=sys.stderr)
         return 1

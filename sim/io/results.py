@@ -68,16 +68,14 @@ def _write_tables(folder: Path, tables: dict[str, pd.DataFrame]) -> None:
 
 
 def write_comparison(cmp: Comparison, out: str | Path | OutputTarget, sources: list[str],
-                     seconds: float, uncertainty: Uncertainty | None = None,
-                     assumptions: dict[str, str] | None = None) -> Path:
+                     seconds: float, uncertainty: Uncertainty | None = None) -> Path:
     """Write a comparison's tables (summary, comparison, yearly, timeseries, people; with
     ``uncertainty``, also ``draws``, ``judgement_checks`` and ``tornado`` where they have
     rows) and ``run.json`` to ``out``, atomically (as :func:`write_results`).
 
-    :param seconds: the comparison's wall time, in seconds.
-    :param assumptions: the ``--assume`` settings (name -> ``low``, ``neutral``, ``high``
-        or ``central``), recorded in ``run.json`` as ``assumptions`` (default: the
-        comparison's own, ``{}`` when nothing is assumed)."""
+    :param seconds: the comparison's wall time, in seconds. ``run.json`` records the
+        comparison's ``--assume`` settings (``assumptions``, ``{}`` when none) and their
+        sentences (``assumed``)."""
     with staging(out) as tmp:
         tables = {"summary": cmp.summary, "comparison": cmp.comparison,
                   "yearly": cmp.yearly(), "timeseries": cmp.timeseries(),
@@ -96,7 +94,7 @@ def write_comparison(cmp: Comparison, out: str | Path | OutputTarget, sources: l
             "scenario_sha256": {s.name: scenario_hash(resolved_yaml(s)) for s in cmp.scenarios},
             "seed": cmp.seed, "replications": cmp.reps, "warnings": cmp.warnings,
             "precision": cmp.precision_note,
-            "assumptions": dict(cmp.assumptions if assumptions is None else assumptions),
+            "assumptions": dict(cmp.assumptions),
             "assumed": list(cmp.assumption_sentences),
             "treatsim_version": __version__,
             "python": platform.python_version(), "run_seconds": round(seconds, 3),

@@ -83,9 +83,17 @@ def one_at_a_time(priors: list[Prior], judgements_only: bool) -> list[tuple[str,
         for name in ("low", "neutral", "high"):
             if name == "neutral" and not has_neutral(members):
                 continue
-            values = {p.name: (p.setting(name) if p.setting(name) is not None else p.central)
-                      for p in members}
-            out.append((group, name, Setting(f"{group} {name}", values)))
+            out.append((group, name, Setting(f"{group} {name}", setting_values(members, name))))
+    return out
+
+
+def setting_values(members: list[Prior], setting: str) -> dict[str, Any]:
+    """Each member's value at ``setting`` (``low``, ``neutral``, ``high`` or
+    ``central``), by prior name; the central value where a member has no such setting."""
+    out = {}
+    for p in members:
+        value = p.setting(setting)
+        out[p.name] = p.central if value is None else value
     return out
 
 

@@ -13,10 +13,11 @@ judgement checks, the tornado and the parameter draws of that run.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..scenario import Scenario
 from ..scenario.params import PolicyError, with_parameters
-from .analysis import group_label, has_neutral, no_effect
+from .analysis import group_label, has_neutral, no_effect, setting_values
 from .priors import Prior, groups
 from .runs import Setting, scenario_values
 
@@ -43,11 +44,9 @@ class Assumptions:
 
     def setting(self) -> Setting:
         """Every assumed prior at its setting (the central value where it has none)."""
-        values = {}
+        values: dict[str, Any] = {}
         for name, setting in self.settings.items():
-            for p in self.members[name]:
-                value = p.setting(setting)
-                values[p.name] = p.central if value is None else value
+            values.update(setting_values(self.members[name], setting))
         return Setting("assumed", values)
 
     def fixed(self, priors: list[Prior]) -> list[Prior]:
