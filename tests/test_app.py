@@ -240,7 +240,7 @@ def test_a_written_comparison_reads_back_to_the_same_report(tmp_path):
     cmp, unc, meta = load_comparison(out)
     assert cmp.assumptions == {"middlesbrough_housing_need": "high"}
     assert cmp.assumption_sentences and unc is None
-    assert render(cmp, meta["run_seconds"], unc) == report.read_text(encoding="utf-8")
+    assert render(cmp, meta["run_seconds"], unc, run=meta) == report.read_text(encoding="utf-8")
 
 
 @pytest.mark.model

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import matplotlib
@@ -266,13 +267,19 @@ def _assumptions(cmp: Comparison) -> dict[str, Any]:
                                         for p in sc.policies]} for sc in cmp.scenarios]}
 
 
-def _provenance(cmp: Comparison, seconds: float, unc: Uncertainty | None) -> list[list[str]]:
-    prov = provenance()
+def _provenance(cmp: Comparison, seconds: float, unc: Uncertainty | None,
+                run: Mapping[str, Any] | None) -> list[list[str]]:
+    if run is None:  # made now, by this checkout
+        prov, version = provenance(), __version__
+        finished = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    else:  # as recorded when the comparison was written
+        prov, version = run["provenance"], run["treatsim_version"]
+        finished, seconds = run["finished_utc"], run["run_seconds"]
     commit = prov["git_commit"] or "not run from a git checkout"
     if prov["git_dirty"]:
         commit += " (with uncommitted changes)"
-    rows = [["report written", dt.datetime.now().strftime("%Y-%m-%d %H:%M")],
-            ["run time", f"{seconds:.1f} s"], ["treatsim version", __version__],
+    rows = [["comparison finished", f"{finished[:10]} {finished[11:16]} UTC"],
+            ["run time", f"{seconds:.1f} s"], ["treatsim version", version],
             ["code (git commit)", commit], ["seed", str(cmp.seed)],
             ["replications per scenario", str(cmp.reps)]]
     for sc in cmp.scenarios:
@@ -303,13 +310,19 @@ def _title(cmp: Comparison) -> tuple[str, str]:
     return f"{len(cmp.scenarios) - 1} options compared", f"Compared with: {base}"
 
 
-def context(cmp: Comparison, seconds: float = 0.0, uncertainty: Uncertainty | None = None
-            ) -> dict[str, Any]:
-    """Everything the template shows, already written for people."""
+def context(cmp: Comparison, seconds: float = 0.0, uncertainty: Uncertainty | None = None,
+            run: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Everything the template shows, already written for people.
+
+    :param run: the comparison's ``run.json`` once written: its provenance, finishing time
+        and wall time (seconds) are shown instead of this checkout's and now, so that the
+        report of a comparison read back is the report written with it.
+    """
     unc = uncertainty
     title, subtitle = _title(cmp)
     return {
-        "title": title, "subtitle": subtitle, "version": __version__,
+        "title": title, "subtitle": subtitle,
+        "version": __version__ if run is None else run["treatsim_version"],
         "judgements": list(unc.warnings) if unc is not None else [],
         "answer": _answer(cmp), "headline": _headline(cmp, unc),
         "differences": forest(cmp),
@@ -320,13 +333,13 @@ def context(cmp: Comparison, seconds: float = 0.0, uncertainty: Uncertainty | No
         "definitions": definitions(tuple(m for m in ANSWER_METRICS if m not in HEADLINE)),
         "interval_meaning": INTERVAL_MEANING, "limits": LIMITS,
         "assumptions": _assumptions(cmp),
-        "provenance": _provenance(cmp, seconds, unc),
+        "provenance": _provenance(cmp, seconds, unc, run),
         "reps": cmp.reps, "seed": cmp.seed,
     }
 
 
 def render(cmp: Comparison, seconds: float = 0.0, uncertainty: Uncertainty | None = None,
-           *, title: str | None = None) -> str:
+           *, title: str | None = None, run: Mapping[str, Any] | None = None) -> str:
     """The whole report as one HTML string.
 
     :param seconds: the comparison's wall time, for the provenance section.
@@ -335,9 +348,10 @@ def render(cmp: Comparison, seconds: float = 0.0, uncertainty: Uncertainty | Non
         chance an alternative is better to the headline table, what drives each answer
         and, with draws of completions and cost, the cost-effectiveness section.
     :param title: a title to use instead of the alternative's description.
+    :param run: the comparison's ``run.json`` once written (see :func:`context`).
     """
     with matplotlib.rc_context({"text.parse_math": False}):  # a "$" in a name is text
-        ctx = context(cmp, seconds, uncertainty)
+        ctx = context(cmp, seconds, uncertainty, run)
     if title:
         ctx["title"] = title
     return _environment().get_template("report.html.j2").render(**ctx)

@@ -55,7 +55,7 @@ def load_answer(folder: str | Path) -> Answer:
     folder = Path(folder)
     cmp, unc, meta = load_comparison(folder / TABLES)
     seconds = float(meta.get("run_seconds") or 0.0)
-    ctx = context(cmp, seconds, unc)
+    ctx = context(cmp, seconds, unc, meta)
     alt = cmp.scenarios[1].name
     cards = []
     for card in ctx["answer"]["options"][0]["key_numbers"]:

@@ -4,6 +4,7 @@ report and a summary of each headline difference from the base."""
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -155,7 +156,8 @@ def _write_report(cmp: Comparison, seconds: float, report: Path | None, force: b
     from ..analysis.report import render  # pulls in matplotlib
 
     try:
-        html = render(cmp, seconds, unc)
+        run = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+        html = render(cmp, seconds, unc, run=run)
         write_owned_file(report, lambda tmp: tmp.write_text(html, encoding="utf-8"), force)
     except (OSError, OutputError) as exc:
         print(f"compare: the report could not be written ({printable(exc)}); the tables "
