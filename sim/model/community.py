@@ -20,6 +20,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 CESSATION, MOVING_AWAY, TO_CUSTODY = range(len(SOURCES), len(SOURCES) + 3)
 """Indices of the non-referral clocks, after one referral clock per source."""
+PRISON = SOURCES.index("prison_release")
+"""Index of the referral clock after release from custody (running only in its window)."""
 
 
 def community(world: World, person: Person) -> Stage:
@@ -33,8 +35,7 @@ def community(world: World, person: Person) -> Stage:
     rng = person.rng
     while True:
         now = env.now
-        rates, boundary = community_rates(world, person, now)  # per year; day
-        total = sum(rates)
+        rates, total, boundary = community_rates(world, person, now)  # per year; day
         gap = rng.expovariate(total / DAYS_PER_YEAR) if total > 0 else INF
         base = world.parameters.mortality.community.per_100_person_years
         t_death = world.death_delay(person, now, base, boundary, rng.expovariate(1.0))
@@ -62,33 +63,35 @@ def community(world: World, person: Person) -> Stage:
 
 
 def community_rates(world: World, person: Person,
-                    now: float) -> tuple[tuple[float, ...], float]:
+                    now: float) -> tuple[tuple[float, ...], float, float]:
     """The community clocks of ``person`` on day ``now`` (events per year: one referral
-    rate per source, then cessation, moving away and custody) and the day until which they
-    hold (the next policy date, or the end of a release window)."""
+    rate per source, then cessation, moving away and custody), their total, and the day
+    until which they hold (the next policy date, or the end of a release window)."""
     params = world.parameters
-    rate_self, rate_gp, rate_justice, prison, cessation, moving, custody = world.profile_rates(
-        "community", person, lambda: _person_rates(params, person))
+    rates, total, prison = world.profile_rates("community", person,
+                                               lambda: _profile_rates(params, person))
     boundary = world.next_boundary(now)
-    rate_prison = 0.0
     if person.release_day is not None:
         until = person.release_day + params.referral.prison_release.window_days
         if now < until - EPS:
-            rate_prison = prison
+            rates = (*rates[:PRISON], prison, *rates[PRISON + 1:])
+            total = sum(rates)
             boundary = min(boundary, until)
-    return (rate_self, rate_gp, rate_justice, rate_prison, cessation, moving,
-            custody), boundary
+    return rates, total, boundary
 
 
-def _person_rates(params: Scenario, person: Person) -> tuple[float, ...]:
-    """The community rates of ``person`` under ``params`` (events per year): referral by
-    self, GP and criminal justice, after release, cessation, moving away, custody."""
+def _profile_rates(params: Scenario, person: Person) -> tuple[tuple[float, ...], float, float]:
+    """The community rates of ``person`` under ``params`` outside a release window (events
+    per year: referral by self, GP, criminal justice and after release (0), cessation,
+    moving away, custody), their total, and the referral rate after release."""
     referral = params.referral
     community = params.population.community
     factor = person.factor
-    return tuple(rate.per_year * factor(rate.multipliers) for rate in (
+    rates = [rate.per_year * factor(rate.multipliers) for rate in (
         referral.self_, referral.gp, referral.criminal_justice, referral.prison_release,
-        community.cessation, community.moving_away, community.custody))
+        community.cessation, community.moving_away, community.custody)]
+    prison, rates[PRISON] = rates[PRISON], 0.0
+    return tuple(rates), sum(rates), prison
 
 
 def custody(world: World, person: Person) -> Stage:

@@ -63,7 +63,7 @@ class Person:
     __slots__ = (
         "pid", "rng", "attrs", "state", "exit_day", "exit_route", "release_day", "episodes",
         "episode", "modality", "segment_start", "segment_gbp_per_day", "process",
-        "treatment_year", "using_year", "ever_treated", "cache", "dynamic_cache",
+        "treatment_year", "using_year", "ever_treated", "cache", "dynamic_cache", "profile",
     )
 
     def __init__(self, pid: int, rng: random.Random, attrs: dict[str, str]) -> None:
@@ -85,11 +85,15 @@ class Person:
         self.ever_treated = False
         self.cache: dict[int, float] = {}  # id(multiplier table) -> factor for this person
         self.dynamic_cache: dict[int, float] = {}  # the same, for tables on dynamic attributes
+        self.profile = -1  # the world's number for these attributes (-1: not looked up yet)
 
     def set_attr(self, name: str, level: str | None) -> None:
         """Change one of the :data:`DYNAMIC_ATTRIBUTES` (``None`` removes it)."""
+        if self.attrs.get(name) == level:
+            return
         if self.dynamic_cache:
             self.dynamic_cache.clear()
+        self.profile = -1
         if level is None:
             self.attrs.pop(name, None)
         else:

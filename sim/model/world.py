@@ -83,8 +83,11 @@ class World:
         self.rehab_places = Pool(env, INF)
         self.rehab_budget = RehabBudget(env, scenario.modalities.rehab.budget_per_year_gbp,
                                         first_april(scenario.run.start_date))
-        self.profile_cache: dict[tuple[str, ...], Any] = {}
-        """Rates under the parameters in force, by attribute profile (cleared by a policy)."""
+        self.profile_cache: dict[tuple[str, int], Any] = {}
+        """Rates under the parameters in force, by kind and attribute profile (cleared by a
+        policy)."""
+        self.profiles: dict[tuple[tuple[str, str], ...], int] = {}
+        """Attribute profiles seen so far (sorted name-level pairs) -> their numbers."""
         self.people: list[Person] = []
         self.in_treatment: set[Person] = set()
         self.using: set[Person] = set()
@@ -101,7 +104,12 @@ class World:
     def profile_rates(self, kind: str, person: Person, build: Callable[[], Any]) -> Any:
         """Rates of ``kind`` for everyone with the attributes of ``person``: ``build()``
         once per attribute profile under the parameters in force (a policy clears them)."""
-        key = (kind, *sorted(person.attrs.items()))
+        profile = person.profile
+        if profile < 0:
+            profiles = self.profiles
+            profile = person.profile = profiles.setdefault(tuple(sorted(person.attrs.items())),
+                                                           len(profiles))
+        key = (kind, profile)
         rates = self.profile_cache.get(key)
         if rates is None:
             rates = self.profile_cache[key] = build()
@@ -226,9 +234,14 @@ class World:
         factor = person.factor(mortality.multipliers)
         windows = (person.exit_day is not None or person.release_day is not None) and \
             person.attrs["substance"] in mortality.after_exit_substances
+        if not windows:  # one rate all the way to ``stop``
+            hazard = death_rate_per_day(base, factor)
+            if hazard > 0 and unit < hazard * (stop - now):
+                return unit / hazard
+            return INF
         t = now
         while t < stop:
-            rate, until = self.post_exit_rate(person, t, base) if windows else (base, INF)
+            rate, until = self.post_exit_rate(person, t, base)
             hazard = death_rate_per_day(rate, factor)
             end = min(until, stop)
             if hazard > 0:
