@@ -108,7 +108,7 @@ class Model:
                 collector.between_chunks()
                 stop += CHUNK_DAYS
             env.run(until=until)
-        return self.finish()
+            return self.finish()  # still paused: the records made here trigger no collection
 
     def finish(self) -> Records:
         """Close open segments and costs at the current day and return the records."""
