@@ -9,20 +9,21 @@ memory or would take more than a day (:func:`too_big`) unless told ``--force``.
 
 The constants below were measured on the development machine (2 cores, Python 3.11) with
 ``scenarios/middlesbrough.yaml`` at its own size and scaled by 10 and 40 (population,
-incidence and staff scaled together; one replication each):
+incidence and every capacity scaled together; one replication each, in a fresh process):
 
-========  ==============  ==========  ========  ==============  ============
-scale     people created  events      seconds   max RSS         tracemalloc
-========  ==============  ==========  ========  ==============  ============
-x1        4,100           41,056      0.97      225 MB          -
-x10       28,345          212,881     7.7       435 MB          -
-x40       106,667         723,243     43.4      1,080 MB        825 MB peak
-========  ==============  ==========  ========  ==============  ============
+========  ==============  ==========  ========  ==============  ================
+scale     people created  events      seconds   max RSS         person-years/s
+========  ==============  ==========  ========  ==============  ================
+x1        2,942           18,402      0.46      134 MB          30,800
+x10       29,303          177,154     4.73      292 MB          30,000
+x40       117,223         704,809     20.1      805 MB          28,300
+========  ==============  ==========  ========  ==============  ================
 
-That is about 7.4 to 8 KB per person created (the person, their process, episodes and
-record rows; RSS above the 225 MB of a bare replication), and 14,000 to 20,000
-person-years a second on one core (``scenarios/england.yaml``: 16,900). The estimates
-use the slow end and round the memory up, so they err towards "too big".
+That is about 5.7 KB per person created (the person, their process, episodes and record
+rows; RSS above the 134 MB of a bare replication), and 28,000 to 32,000 person-years a
+second on one core (``scenarios/england.yaml``: 32,000; England at national scale:
+30,500, or 26,600 counting the full garbage collection Python makes after it). The
+estimates use a slower rate and round the memory up, so they err towards "too big".
 """
 
 from __future__ import annotations
@@ -39,10 +40,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["WorkEstimate", "estimate_run", "estimate_sweep", "sum_estimates", "too_big"]
 
-PERSON_YEARS_PER_SECOND = 14_000.0
-"""Person-years one core simulates a second (measured: 14,000 to 20,000; see above)."""
-BYTES_PER_PERSON = 9_000.0
-"""Memory of one replication per person created (measured 7.4 to 8 KB, rounded up)."""
+PERSON_YEARS_PER_SECOND = 25_000.0
+"""Person-years one core simulates a second (measured: 26,600 to 32,000; see above)."""
+BYTES_PER_PERSON = 7_000.0
+"""Memory of one replication per person created (measured 5.7 KB, rounded up)."""
 PROCESS_BYTES = 250e6
 """Memory of a Python process with the engine loaded (measured 225 MB of RSS)."""
 TABLE_BYTES_PER_PERSON = 500.0
