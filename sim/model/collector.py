@@ -7,15 +7,18 @@ the number of events. The model itself makes almost no cyclic garbage (reference
 frees nearly everything), so the collector is paused while events run:
 
 * the objects built before the loop (the scenario, the day-0 population) are frozen
-  without a collection, so no collection ever walks them;
+  without a collection, so no collection walks them while the run lasts (any garbage
+  among them waits until the collector is restored);
 * the loop runs in short chunks of simulated time; between chunks, the objects made since
   the last collection are collected (the youngest generation only) once they outnumber
   those the loop has kept so far (and at least :data:`FLOOR` of them), and the survivors
-  are frozen in turn. The counts are CPython's own running counts, so no collection
-  or count walks the heap. Garbage can therefore never exceed about the size of the live heap,
-  each object is walked by at most one collection, and the collections cost time in
-  proportion to what the run keeps (a full collection of a national run's millions of
-  records took seconds each time, and found nothing);
+  are frozen in turn. The counts are CPython's own running counts, so neither a
+  collection nor a count walks the whole heap. Garbage can therefore never exceed about
+  the size of the live heap, each object is walked by at most one collection, and the
+  collections cost time in proportion to what the run keeps (full collections of a
+  national run's millions of records took seconds each time, and found nothing);
+* the end of the replication (its closing records) runs paused too, so that it does not
+  set off a full collection over everything the run made;
 * the collector is restored on leaving, even after an error. Pausing is counted, so
   replications running in several threads of one process restore it only when the last
   one leaves.
