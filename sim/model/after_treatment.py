@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from ..vocab import DAYS_PER_YEAR
 from .hazards import EPS, INF, PAST, hazard_crossing
+from .mortality import death_delay
 from .outcomes import SELF_REFERRAL
 from .people import COMMUNITY, MOVED_AWAY, RECOVERED, TRIAGE_WAIT, Person
 from .world import Stage, World
@@ -41,9 +42,9 @@ def after_treatment(world: World, person: Person) -> Stage:
         end = min(world.next_boundary(now), cliff)
         t_relapse, used = hazard_crossing(budget, person.factor(relapse.multipliers), dist,
                                           now - exit_day, end - exit_day)
-        t_death = world.death_delay(person, now,
-                                    params.mortality.after_treatment.per_100_person_years,
-                                    end, rng.expovariate(1.0))
+        t_death = death_delay(params.mortality, person, now,
+                              params.mortality.after_treatment.per_100_person_years, end,
+                              rng.expovariate(1.0))
         moving_rate = moving_per_day(world, person)
         t_move = rng.expovariate(moving_rate) if moving_rate > 0 else INF
         recovery = relapse.recovery

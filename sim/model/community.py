@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from ..scenario import SOURCES
 from ..vocab import DAYS_PER_YEAR
 from .hazards import EPS, INF, PAST, pick
+from .mortality import death_delay
 from .people import COMMUNITY, CUSTODY, MOVED_AWAY, RECOVERED, TRIAGE_WAIT, Person
 from .world import Stage, World
 
@@ -38,7 +39,8 @@ def community(world: World, person: Person) -> Stage:
         rates, total, boundary = community_rates(world, person, now)  # per year; day
         gap = rng.expovariate(total / DAYS_PER_YEAR) if total > 0 else INF
         base = world.parameters.mortality.community.per_100_person_years
-        t_death = world.death_delay(person, now, base, boundary, rng.expovariate(1.0))
+        t_death = death_delay(world.parameters.mortality, person, now, base, boundary,
+                              rng.expovariate(1.0))
         wait = min(gap, t_death, boundary - now + PAST)
         if wait == INF:
             return None  # nothing can ever happen to this person

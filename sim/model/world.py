@@ -18,27 +18,19 @@ import simpy
 from ..scenario import Scenario
 from ..streams import Streams
 from ..vocab import DAYS_PER_YEAR, OCU
-from .hazards import EPS, INF, death_rate_per_day, next_boundary, post_exit_rate
+from .hazards import INF, death_rate_per_day, next_boundary
 from .monitor import Monitor
+from .mortality import death_place
 from .outcomes import CLOSABLE, HAT, ONGOING, REHAB, SEGMENT_MODALITIES
 from .people import (
-    COMMUNITY,
-    CUSTODY,
     DEAD,
-    IN_TREATMENT,
-    KEYWORKER_WAIT,
     STATE_NAMES,
-    TRIAGE_WAIT,
     USING_STATES,
     Person,
     draw_attributes,
 )
 from .records import Death, Episode, Relapse, Segment
 from .services import KeyworkerPool, Pool, RehabBudget, TriageClinic
-
-PLACE_OF_STATE = {IN_TREATMENT: "in_treatment", CUSTODY: "custody", TRIAGE_WAIT: "waiting",
-                  KEYWORKER_WAIT: "waiting"}
-"""States whose deaths have one place, whatever the windows (see :meth:`World.death_place`)."""
 
 Stage: TypeAlias = Generator[simpy.Event, Any, int | None]
 """A stage of a life: a SimPy generator that returns the person's next state (``None``
@@ -205,53 +197,6 @@ class World:
         return death_rate_per_day(per_100_person_years,
                                   person.factor(self.parameters.mortality.multipliers))
 
-    def post_exit_rate(self, person: Person, now: float, base: float) -> tuple[float, float]:
-        """(per-100-person-year death rate, day it stops applying) in the weeks after
-        leaving treatment or custody, for the substance groups the windows apply to, the
-        after-exit rate scaled by the exit route's multiplier; ``base`` outside every
-        window. In two windows at once, the higher rate applies."""
-        mortality = self.parameters.mortality
-        if person.attrs["substance"] not in mortality.after_exit_substances:
-            return base, INF
-        rate, until = post_exit_rate(mortality.after_exit, person.exit_day, now, base)
-        if until < INF and person.exit_route in mortality.after_exit_multipliers:
-            rate *= mortality.after_exit_multipliers[person.exit_route]  # type: ignore[index]
-        if mortality.after_release and person.release_day is not None:
-            released, end = post_exit_rate(mortality.after_release, person.release_day, now,
-                                           base)
-            if end < INF and (until == INF or released > rate):
-                rate = released
-            until = min(until, end)
-        return rate, until
-
-    def death_delay(self, person: Person, now: float, base: float, stop: float,
-                    unit: float) -> float:
-        """Days from ``now`` until ``unit`` (a unit-exponential draw) of death hazard is
-        used, the rate following the post-exit and post-release windows (``base`` deaths
-        per 100 person-years outside them): one draw however many windows end on the way;
-        ``inf`` if not before ``stop`` (a day)."""
-        mortality = self.parameters.mortality
-        factor = person.factor(mortality.multipliers)
-        windows = (person.exit_day is not None or person.release_day is not None) and \
-            person.attrs["substance"] in mortality.after_exit_substances
-        if not windows:  # one rate all the way to ``stop``
-            hazard = death_rate_per_day(base, factor)
-            if hazard > 0 and unit < hazard * (stop - now):
-                return unit / hazard
-            return INF
-        t = now
-        while t < stop:
-            rate, until = self.post_exit_rate(person, t, base)
-            hazard = death_rate_per_day(rate, factor)
-            end = min(until, stop)
-            if hazard > 0:
-                used = hazard * (end - t)
-                if unit < used:
-                    return t - now + unit / hazard
-                unit -= used
-            t = end
-        return INF
-
     def record_relapse(self, person: Person, exit_day: float, returned: bool) -> None:
         """Record that ``person`` relapsed today after the planned exit on ``exit_day``."""
         episode = person.episode
@@ -267,7 +212,7 @@ class World:
         from a stream of its own, so no other draw moves)."""
         now = self.env.now
         since = None if person.exit_day is None else now - person.exit_day
-        place = self.death_place(person, now)
+        place = death_place(self.parameters.mortality, person, now)
         shares = self.parameters.mortality.drug_related_share
         drug_related = None
         if shares:
@@ -278,21 +223,6 @@ class World:
             drug_related=drug_related,
         ))
         self.set_state(person, DEAD)
-
-    def death_place(self, person: Person, now: float) -> str:
-        """Where a death of ``person`` on day ``now`` happens, for its cause: the state, or
-        the post-release or post-exit window the person is in (opioid tolerance lost)."""
-        state = person.state
-        if state in PLACE_OF_STATE:
-            return PLACE_OF_STATE[state]
-        mortality = self.parameters.mortality
-        if person.attrs["substance"] in mortality.after_exit_substances:
-            for day, windows, place in ((person.release_day, mortality.after_release,
-                                         "after_release"),
-                                        (person.exit_day, mortality.after_exit, "after_exit")):
-                if day is not None and windows and now - day < windows[-1].until_day - EPS:
-                    return place
-        return "community" if state == COMMUNITY else "after_treatment"
 
     # ------------------------------------------------------------------ episodes and segments
 
