@@ -22,7 +22,7 @@ x40       117,223         704,809     20.1      805 MB          28,300
 That is about 5.7 KB per person created (the person, their process, episodes and record
 rows; RSS above the 134 MB of a bare replication), and 28,000 to 32,000 person-years a
 second on one core (``scenarios/england.yaml``: 32,000; England at national scale:
-30,500, or 26,600 counting the full garbage collection Python makes after it). The
+30,500, or 26,700 counting the full garbage collection Python makes after it). The
 estimates use a slower rate and round the memory up, so they err towards "too big".
 """
 
@@ -41,11 +41,12 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["WorkEstimate", "estimate_run", "estimate_sweep", "sum_estimates", "too_big"]
 
 PERSON_YEARS_PER_SECOND = 25_000.0
-"""Person-years one core simulates a second (measured: 26,600 to 32,000; see above)."""
+"""Person-years one core simulates a second (measured: 26,700 to 32,000; see above)."""
 BYTES_PER_PERSON = 7_000.0
 """Memory of one replication per person created (measured 5.7 KB, rounded up)."""
 PROCESS_BYTES = 250e6
-"""Memory of a Python process with the engine loaded (measured 225 MB of RSS)."""
+"""Memory of a Python process with the engine, the metrics, pandas and pyarrow loaded
+(measured 174 MB of RSS; rounded up)."""
 TABLE_BYTES_PER_PERSON = 500.0
 """Memory per person per replication of the tables a run keeps until it writes them
 (the ``people`` table is 242 bytes a row; concatenating replications copies it once)."""
