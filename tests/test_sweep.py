@@ -432,3 +432,25 @@ def test_a_policy_level_is_a_parameter():
     assert base.policies[0].set["keyworkers.caseload_cap"] == 40  # frozen base untouched
     with pytest.raises(PolicyError, match="policy 0 does not set 'keyworkers.staff'"):
         with_parameters(base, {"policies.0.set.keyworkers.staff": 12})
+
+
+@pytest.mark.slow
+def test_dask_results_are_awaited_on_our_clients_loop(monkeypatch):
+    """Another client may be the process's default (a caller's own, say): the executor
+    never consults it, so results are awaited on the loop of the client it made."""
+    import operator
+
+    import distributed.client
+    from distributed import LocalCluster
+
+    from sim.execute.executors import Executor, map_unordered
+
+    def refuse() -> None:
+        raise AssertionError("the process's default Dask client was consulted")
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        monkeypatch.setattr(distributed.client, "default_client", refuse)
+        got = dict(map_unordered(operator.add, 10, range(5),
+                                 Executor(scheduler=cluster.scheduler_address)))
+    assert got == {i: 10 + i for i in range(5)}

@@ -125,7 +125,9 @@ def _dask_batch(client: Any, func: Callable[[S, T], R], shared_future: Any,
             future = client.submit(func, shared_future, item, pure=False)
             index[future.key] = i
             futures.append(future)
-        for future in as_completed(futures):
+        # on this client's loop: by default as_completed takes the default client's, which
+        # may be another client of this process (and a future bound to a foreign loop fails)
+        for future in as_completed(futures, loop=client.loop):
             i = index[future.key]
             try:
                 result = future.result()
