@@ -27,6 +27,7 @@ import argparse
 import gc
 import json
 import math
+import os
 import resource
 import statistics
 import subprocess
@@ -43,7 +44,11 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.mmc import ciw_run, simpy_run, treatsim_run  # noqa: E402
 from benchmarks.scenarios import hampshire_data, hampshire_scale, national  # noqa: E402
 from sim.model import Model, simulate  # noqa: E402
+from sim.native import PURE_VARIABLE, build_of  # noqa: E402
 from sim.streams import Streams  # noqa: E402
+
+PURE = "this checkout, pure Python"
+"""The race's name for this checkout run from its sources."""
 
 START = "2d2c2cd"
 """The commit the engine work started from: the Hampshire replication races it."""
@@ -90,8 +95,9 @@ def mmc(days: int, repeats: int) -> None:
 
 
 def race(ref: str, years: int, rounds: int) -> None:
-    """Print a Hampshire-scale replication's wall time here and at ``ref``, in alternating
-    fresh processes (``rounds`` each, two replications a process)."""
+    """Print a Hampshire-scale replication's wall time at ``ref``, here, and here from the
+    pure-Python sources (``TREATSIM_PURE_PYTHON``), in alternating fresh processes
+    (``rounds`` each, two replications a process)."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         scenario = folder / "hampshire_scale.yaml"
@@ -103,11 +109,13 @@ def race(ref: str, years: int, rounds: int) -> None:
             print(f"cannot check out {ref} beside this checkout: {made.stderr.strip()}")
             return
         try:
-            times: dict[str, list[float]] = {ref: [], "this checkout": []}
+            times: dict[str, list[float]] = {ref: [], "this checkout": [], PURE: []}
+            plain = {k: v for k, v in os.environ.items() if k != PURE_VARIABLE}
             for _ in range(rounds):
-                for name, checkout in ((ref, other), ("this checkout", ROOT)):
+                for name, checkout, env in ((ref, other, plain), ("this checkout", ROOT, plain),
+                                            (PURE, ROOT, {**plain, PURE_VARIABLE: "1"})):
                     out = subprocess.run([sys.executable, "-c", CHILD, str(checkout),
-                                          str(scenario), "2"], check=True,
+                                          str(scenario), "2"], check=True, env=env,
                                          capture_output=True, text=True, cwd=checkout)
                     runs = json.loads(out.stdout.strip().splitlines()[-1])
                     times[name] += [seconds for seconds, _ in runs]
@@ -118,10 +126,11 @@ def race(ref: str, years: int, rounds: int) -> None:
     print(f"Hampshire scale, {years}-year replication: {rec.events:,} events, "
           f"{people_years(rec):,.0f} people-years")
     for name, walls in times.items():
-        print(f"  {name:14s} median {statistics.median(walls):6.2f} s, best "
+        print(f"  {name:30s} median {statistics.median(walls):6.2f} s, best "
               f"{min(walls):6.2f} s  ({len(walls)} replications)")
-    ratio = statistics.median(times[ref]) / statistics.median(times["this checkout"])
-    print(f"  speed-up over {ref}: {ratio:.2f}x (ratio of medians)")
+    for name in ("this checkout", PURE):
+        ratio = statistics.median(times[ref]) / statistics.median(times[name])
+        print(f"  speed-up of {name} over {ref}: {ratio:.2f}x (ratio of medians)")
 
 
 def scaling(years: int, sizes: list[int], repeats: int) -> None:
@@ -185,6 +194,7 @@ def main() -> None:
     ap.add_argument("--national", type=int, nargs="?", const=10, metavar="YEARS",
                     help="only one national replication (default 10 years)")
     args = ap.parse_args()
+    print(f"simulation build here: {build_of('sim.model')}")
     if args.national:
         national_run(args.national)
         return

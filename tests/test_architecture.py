@@ -16,8 +16,8 @@ pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[1]
 SIM = ROOT / "sim"
 
-ROOMS = ["text", "vocab", "distributions", "streams", "scenario", "model", "metrics", "stats",
-         "sweep", "io", "execute", "uncertainty", "analysis", "app", "cli"]
+ROOMS = ["text", "vocab", "distributions", "streams", "native", "scenario", "model", "metrics",
+         "stats", "sweep", "io", "execute", "uncertainty", "analysis", "app", "cli"]
 """The rooms of ``sim`` in import order: a module may import from its own room or from
 rooms before it, never after."""
 RANK = {room: i for i, room in enumerate(ROOMS)}

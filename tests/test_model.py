@@ -255,6 +255,27 @@ def test_a_multiplier_on_a_dynamic_attribute_follows_the_attribute():
     assert person.factor(table) == 2.0
 
 
+def test_the_profile_key_names_every_attribute_a_person_can_have(example):
+    """Rates are kept per profile key: it must see every attribute (those drawn at entry
+    and the dynamic ones), and nothing else may be set during a life."""
+    import random
+
+    from sim.model.people import ATTRIBUTE_NAMES, DYNAMIC_ATTRIBUTES, Person, draw_attributes
+
+    drawn = draw_attributes(random.Random(1), example.population.attributes)
+    assert set(drawn) | DYNAMIC_ATTRIBUTES == set(ATTRIBUTE_NAMES)
+    a, b = Person(0, random.Random(1), dict(drawn)), Person(1, random.Random(2), dict(drawn))
+    a.set_attr("source", "gp")
+    a.set_attr("ost_setting", "specialist")
+    b.set_attr("ost_setting", "specialist")
+    b.set_attr("source", "gp")  # the same levels set in another order
+    assert a.profile_key() == b.profile_key()
+    b.set_attr("ost_setting", None)
+    assert a.profile_key() != b.profile_key()
+    with pytest.raises(ValueError, match="substance"):
+        a.set_attr("substance", "crack")
+
+
 def test_a_closure_plan_into_a_closed_rehab_falls_back_with_a_real_formulation():
     """HAT closes with everyone planned into rehab while rehab is closed: each falls back
     to OST with a formulation drawn as usual, not the rehab placement's 'funded' mark."""

@@ -135,6 +135,18 @@ def test_person_stream_reproducible_and_not_cached():
     assert _draws(Streams(3, 1).person(17)) != _draws(Streams(3, 1).get("person.17"))
 
 
+@pytest.mark.parametrize("seed, replication", [(0, 0), (3, 1), (20240101, 19)])
+def test_person_stream_is_the_random_seeded_with_its_derived_seed(seed, replication):
+    """The person stream is made without ``random.Random.__init__``; its whole state,
+    gauss's cached value included, is that of the plain construction."""
+    s = Streams(seed, replication)
+    for pid in (0, 1, 9, 10, 12345, 10**7):
+        made = s.person(pid)
+        plain = random.Random(derive_seed(seed, replication, f"@person/{pid}"))
+        assert made.getstate() == plain.getstate()
+        assert [made.gauss(0, 1) for _ in range(3)] == [plain.gauss(0, 1) for _ in range(3)]
+
+
 def test_person_stream_unaffected_by_other_activity():
     ref = _draws(Streams(3, 1).person(17))
     s = Streams(3, 1)

@@ -30,7 +30,9 @@ def test_engine_benchmark_runs_small():
     assert out.returncode == 0, out.stderr
     assert "treatsim / SimPy" in out.stdout and "people-years" in out.stdout
     assert "growth exponent" in out.stdout
-    assert "speed-up over" in out.stdout or "cannot check out" in out.stdout
+    assert ("speed-up of this checkout over" in out.stdout and "pure Python over" in out.stdout
+            or "cannot check out" in out.stdout)
+    assert "simulation build here: " in out.stdout
 
 
 @pytest.mark.slow

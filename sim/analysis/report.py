@@ -280,6 +280,7 @@ def _provenance(cmp: Comparison, seconds: float, unc: Uncertainty | None,
         commit += " (with uncommitted changes)"
     rows = [["comparison finished", f"{finished[:10]} {finished[11:16]} UTC"],
             ["run time", f"{seconds:.1f} s"], ["treatsim version", version],
+            ["simulation build", prov.get("model_build", "not recorded")],
             ["code (git commit)", commit], ["seed", str(cmp.seed)],
             ["replications per scenario", str(cmp.reps)]]
     for sc in cmp.scenarios:

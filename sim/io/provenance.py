@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..native import build_of
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 """The folder holding the ``sim`` package: a git checkout's root when run from one."""
@@ -60,10 +61,12 @@ def package_version(name: str) -> str | None:
 
 
 def provenance() -> dict[str, Any]:
-    """``{"git_commit", "git_dirty", "versions": {"python", "treatsim", "simpy", ...}}``:
-    the commit is None (and dirty None) outside a git checkout; a version is None for a
-    package that is not installed."""
+    """``{"git_commit", "git_dirty", "model_build", "versions": {"python", "treatsim",
+    "simpy", ...}}``: the commit is None (and dirty None) outside a git checkout; the
+    model's build is compiled or pure Python (:func:`sim.native.build_of`; the records are
+    the same); a version is None for a package that is not installed."""
     commit, dirty = git_state()
     versions = {"python": platform.python_version()}
     versions.update({name: package_version(name) for name in PACKAGES})
-    return {"git_commit": commit, "git_dirty": dirty, "versions": versions}
+    return {"git_commit": commit, "git_dirty": dirty, "model_build": build_of("sim.model"),
+            "versions": versions}

@@ -100,7 +100,9 @@ def custody(world: World, person: Person) -> Stage:
     """A spell in custody of a drawn duration (days), with the custody death rate in force
     on entry competing; returns :data:`COMMUNITY` on release (``None`` on death)."""
     params = world.parameters
-    stay = params.population.community.custody_duration.sample(person.rng)
+    duration = params.population.community.custody_duration
+    assert duration is not None  # the scenario requires one when anyone can enter custody
+    stay = duration.sample(person.rng)
     rate = world.death_rate(person, params.mortality.custody.per_100_person_years)
     if rate > 0:
         t_death = person.rng.expovariate(rate)

@@ -39,7 +39,7 @@ def maintenance(world: World, person: Person, modality: str, elapsed_days: float
             try:
                 yield timeout(wait)
             except simpy.Interrupt as stop:
-                raise ServiceClosed(stop.cause) from None
+                raise ServiceClosed(stop.cause) from None  # type: ignore[arg-type]
             end = stay.after_wait()
             if end is not None:
                 return end

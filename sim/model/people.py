@@ -44,6 +44,12 @@ DYNAMIC_ATTRIBUTES = frozenset({"previously_treated", "source", "ost_setting",
                                 "ost_formulation"})
 """Attributes that change during a life; multipliers keyed on them are never cached."""
 
+ATTRIBUTE_NAMES = ("substance", "sex", "age_band", "injecting", "mental_health",
+                   "housing_need", "previously_treated", "source", "ost_setting",
+                   "ost_formulation")
+"""Every attribute a person can have (those drawn at entry, then the dynamic ones without
+``previously_treated``, which is drawn too): the order of a profile's key."""
+
 
 USING_STATES = frozenset({COMMUNITY, TRIAGE_WAIT, KEYWORKER_WAIT, IN_TREATMENT})
 """States counted in the prevalence of problem drug use."""
@@ -89,6 +95,8 @@ class Person:
 
     def set_attr(self, name: str, level: str | None) -> None:
         """Change one of the :data:`DYNAMIC_ATTRIBUTES` (``None`` removes it)."""
+        if name not in DYNAMIC_ATTRIBUTES:
+            raise ValueError(f"{name!r} is not an attribute that changes during a life")
         if self.attrs.get(name) == level:
             return
         if self.dynamic_cache:
@@ -119,6 +127,11 @@ class Person:
                     self.dynamic_cache[key] = value
         return value
 
+    def profile_key(self) -> tuple[str | None, ...]:
+        """The person's attribute levels in the order of :data:`ATTRIBUTE_NAMES` (``None``
+        for one they do not have): equal for people with equal attributes."""
+        return tuple(map(self.attrs.get, ATTRIBUTE_NAMES))
+
     def retire(self) -> None:
         """Free what a person whose life in the model has ended (dead or moved away) no
         longer needs: their random stream, caches and process. Their records stay."""
@@ -140,7 +153,7 @@ def draw_attributes(rng: random.Random, attributes: Attributes,
         "substance": substance,
         "sex": draw_from(attributes.sex, rnd()),
         "age_band": draw_from(attributes.age_band, rnd()),
-        "injecting": "true" if rnd() < attributes.injecting[substance] else "false",
+        "injecting": "true" if rnd() < attributes.injecting[substance] else "false",  # type: ignore[index]
         "mental_health": "true" if rnd() < attributes.mental_health else "false",
         "housing_need": "true" if rnd() < attributes.housing_need else "false",
         "previously_treated": "false",

@@ -54,5 +54,6 @@ def rehab(world: World, person: Person, funded: bool) -> Generator[simpy.Event, 
             return leave(world, person, REHAB, ExitTreatment(DIED))
         yield world.env.timeout(duration)
     except simpy.Interrupt as closed:
-        return leave(world, person, REHAB, MoveTo(closed.cause), reason=TRANSITION)
+        return leave(world, person, REHAB, MoveTo(closed.cause),  # type: ignore[arg-type]
+                     reason=TRANSITION)
     return leave(world, person, REHAB, step_end(outcome))

@@ -25,6 +25,7 @@ import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from ..scenario.models_services import Pressure
 from ..vocab import DAYS_PER_YEAR, REVIEW_DAYS
 from .hazards import INF, PAST, CumulativeHazard, delay_after_induction, interp
 from .outcomes import (
@@ -48,7 +49,6 @@ from .world import World
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..scenario import Scenario
-    from ..scenario.models_services import Pressure
 
 
 def review_hazard(share: float) -> float:
@@ -126,7 +126,7 @@ def _stay_rates(world: World, person: Person, modality: str, params: Scenario) -
         planned_factor=person.factor(spec.review.planned_exit_multipliers),
         completion_max=max(pressure.completion_multiplier),
         pressure=pressure,
-        death=world.death_rate(person, mortality.in_treatment.get(modality, 0.0)),
+        death=world.death_rate(person, mortality.in_treatment.get(modality, 0.0)),  # type: ignore[call-overload]
         induction_days=mortality.ost_induction_days if modality == OST else 0.0,
         induction_death=world.death_rate(person, mortality.ost_induction.per_100_person_years),
         transfer=transfer.per_year * person.factor(transfer.multipliers) / DAYS_PER_YEAR,

@@ -45,7 +45,7 @@ def available(world: World, person: Person, modality: str) -> str:
 
 def entry_modality(world: World, person: Person) -> str:
     """Draw the first modality of a new treatment start (one uniform draw)."""
-    shares = world.parameters.entry[person.attrs["substance"]]
+    shares = world.parameters.entry[person.attrs["substance"]]  # type: ignore[index]
     return available(world, person, draw_from(shares, person.rng.random()))
 
 

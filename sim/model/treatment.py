@@ -120,7 +120,8 @@ def carried_in(world: World, person: Person, elapsed_days: float) -> Stage:
     world.mark_using(person)
     world.keyworkers.force_acquire()
     world.mark_in_treatment(person)
-    modality = draw_from(world.parameters.entry[person.attrs["substance"]], person.rng.random())
+    shares = world.parameters.entry[person.attrs["substance"]]  # type: ignore[index]
+    modality = draw_from(shares, person.rng.random())
     if modality in (DETOX, REHAB):  # carried in part-way: on maintenance instead
         modality = fallback(person)
     if modality == HAT and not world.admit_to_hat(person):

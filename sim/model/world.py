@@ -78,8 +78,8 @@ class World:
         self.profile_cache: dict[tuple[str, int], Any] = {}
         """Rates under the parameters in force, by kind and attribute profile (cleared by a
         policy)."""
-        self.profiles: dict[tuple[tuple[str, str], ...], int] = {}
-        """Attribute profiles seen so far (sorted name-level pairs) -> their numbers."""
+        self.profiles: dict[tuple[str | None, ...], int] = {}
+        """Attribute profiles seen so far (:meth:`Person.profile_key`) -> their numbers."""
         self.people: list[Person] = []
         self.in_treatment: set[Person] = set()
         self.using: set[Person] = set()
@@ -99,8 +99,7 @@ class World:
         profile = person.profile
         if profile < 0:
             profiles = self.profiles
-            profile = person.profile = profiles.setdefault(tuple(sorted(person.attrs.items())),
-                                                           len(profiles))
+            profile = person.profile = profiles.setdefault(person.profile_key(), len(profiles))
         key = (kind, profile)
         rates = self.profile_cache.get(key)
         if rates is None:
@@ -216,7 +215,7 @@ class World:
         shares = self.parameters.mortality.drug_related_share
         drug_related = None
         if shares:
-            drug_related = self.death_causes.random() < shares.get(place, 0.0)
+            drug_related = self.death_causes.random() < shares.get(place, 0.0)  # type: ignore[call-overload]
         self.monitor.deaths.append(Death(
             day=now, pid=person.pid, state=STATE_NAMES[person.state], modality=modality,
             days_since_exit=since, substance=person.attrs["substance"], place=place,
