@@ -6,9 +6,11 @@ collector on, its cost per event grows with the population, so run time grows fa
 the number of events. The model itself makes almost no cyclic garbage (reference counting
 frees nearly everything), so the collector is paused while events run:
 
-* the objects built before the loop (the scenario, the day-0 population) are frozen
-  without a collection, so no collection walks them while the run lasts (any garbage
-  among them waits until the collector is restored);
+* on entry, one full collection clears what earlier replications in this process left
+  behind (their worlds are cyclic garbage, unfrozen at their end into the oldest
+  generation, which no automatic collection reaches: without it a worker grew by a
+  replication's world each time); then the objects built before the loop (the scenario,
+  the day-0 population) are frozen, so no collection walks them while the run lasts;
 * the loop runs in short chunks of simulated time; between chunks, the objects made since
   the last collection are collected (the youngest generation only) once they outnumber
   those the loop has kept so far (and at least :data:`FLOOR` of them), and the survivors
@@ -56,10 +58,14 @@ class PausedCollector:
     def __enter__(self) -> PausedCollector:
         global _pausers, _was_enabled
         with _lock:
-            if _pausers == 0:
+            first = _pausers == 0
+            if first:
                 _was_enabled = gc.isenabled()
                 gc.disable()
             _pausers += 1
+        if first:
+            gc.collect()  # what earlier replications left: unfrozen at their end, never
+            # collected since (see the module's docstring)
         gc.freeze()
         self.kept = 0
         self.budget = self.floor
