@@ -41,7 +41,9 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["WorkEstimate", "estimate_run", "estimate_sweep", "sum_estimates", "too_big"]
 
 PERSON_YEARS_PER_SECOND = 25_000.0
-"""Person-years one core simulates a second (measured: 26,700 to 32,000; see above)."""
+"""Person-years one core simulates a second (measured: 26,700 to 32,000 with the model
+uncompiled, see above; 42,100 compiled at national scale). The uncompiled figure, so the
+estimate holds for either build (:mod:`sim.native`)."""
 BYTES_PER_PERSON = 7_000.0
 """Memory of one replication per person created (measured 5.7 KB, rounded up)."""
 PROCESS_BYTES = 250e6
