@@ -107,18 +107,49 @@ def test_pausing_the_collector_changes_no_record():
     assert model.finish() == paused
 
 
-def test_each_replication_starts_by_collecting_what_the_ones_before_left():
-    """A finished replication's world is cyclic garbage that its own end unfreezes but no
-    automatic collection reaches (it never passes through the young generations): the
-    next replication collects it first, so a worker running many replications keeps one
-    world at a time (without this, a Middlesbrough worker grew by 19 MB a replication)."""
+class _Node:
+    """A container that refers to itself: garbage only the cyclic collector frees."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+def _replication(objects: int, left_floor: int):
+    """A stand-in replication: ``objects`` self-referring objects made under the paused
+    collector and dropped at its end; returns a weak reference to one of them."""
     import weakref
 
+    with PausedCollector(floor=1, left_floor=left_floor) as collector:
+        world = [_Node() for _ in range(objects)]
+        first = weakref.ref(world[0])
+        collector.between_chunks()  # the world survives a chunk's collection: frozen
+    return first
+
+
+def test_what_finished_replications_left_is_collected_once_past_the_floor():
+    """Worlds that replications leave are unfrozen into the oldest generation at their end,
+    which no automatic collection reaches; the next replication collects them once they
+    add up to more than the floor, and not before."""
+    kept = _replication(3_000, left_floor=10**9)
+    _replication(10, left_floor=10**9)
+    assert kept() is not None  # below the floor: left for later
+    _replication(10, left_floor=1_000)
+    assert kept() is None  # past it: the next replication started by collecting
+
+
+def test_a_replication_leaves_its_world_to_be_counted(monkeypatch):
+    """The real model counts what its replication leaves: with no floor, a finished
+    replication's environment is gone once the next has started (without this a
+    Middlesbrough worker grew by 19 MB a replication)."""
+    import weakref
+
+    from sim.model import collector
+
+    monkeypatch.setattr(collector, "LEFT_FLOOR", 0)
     sc = small({})
     first = Model(sc, Streams(1, 0))
     first.run()
     env = weakref.ref(first.world.env)
     del first
-    for rep in (1, 2):
-        Model(sc, Streams(1, rep)).run()
-        assert env() is None
+    Model(sc, Streams(1, 1)).run()
+    assert env() is None

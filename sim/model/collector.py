@@ -6,11 +6,15 @@ collector on, its cost per event grows with the population, so run time grows fa
 the number of events. The model itself makes almost no cyclic garbage (reference counting
 frees nearly everything), so the collector is paused while events run:
 
-* on entry, one full collection clears what earlier replications in this process left
-  behind (their worlds are cyclic garbage, unfrozen at their end into the oldest
-  generation, which no automatic collection reaches: without it a worker grew by a
-  replication's world each time); then the objects built before the loop (the scenario,
-  the day-0 population) are frozen, so no collection walks them while the run lasts;
+* what finished replications leave behind (their worlds are cyclic garbage, unfrozen at
+  their end into the oldest generation, which no automatic collection reaches: without
+  this a worker grew by a replication's world each time) is counted, and once it passes
+  :data:`LEFT_FLOOR` objects the next replication starts with one full collection. So
+  memory stays within about that much of the live heap, and a process that holds much
+  else (a test run, a page server) walks its own heap once per that many objects, not
+  once per replication;
+* the objects built before the loop (the scenario, the day-0 population) are frozen, so
+  no collection walks them while the run lasts;
 * the loop runs in short chunks of simulated time; between chunks, the objects made since
   the last collection are collected (the youngest generation only) once they outnumber
   those the loop has kept so far (and at least :data:`FLOOR` of them), and the survivors
@@ -37,10 +41,14 @@ from types import TracebackType
 
 FLOOR = 200_000
 """Fewest new tracked objects (net of those freed) that trigger a collection between chunks."""
+LEFT_FLOOR = 500_000
+"""Tracked objects finished replications may leave uncollected before the next replication
+starts with a full collection (objects; a Hampshire-scale world is about 130,000)."""
 
 _lock = threading.Lock()
 _pausers = 0
 _was_enabled = True
+_left = 0  # tracked objects made by replications that ended since the last full collection
 
 
 class PausedCollector:
@@ -49,23 +57,28 @@ class PausedCollector:
     :param floor: fewest new tracked objects that trigger a collection (objects).
     """
 
-    def __init__(self, floor: int = FLOOR) -> None:
+    def __init__(self, floor: int = FLOOR, left_floor: int | None = None) -> None:
         self.floor = floor
+        self.left_floor = LEFT_FLOOR if left_floor is None else left_floor
         self.budget = floor
         self.collections = 0
         self.kept = 0  # tracked objects the loop has made and kept so far (net)
+        self.made = 0  # tracked objects of this replication: set-up, loop and end (net)
 
     def __enter__(self) -> PausedCollector:
-        global _pausers, _was_enabled
+        global _pausers, _was_enabled, _left
         with _lock:
             first = _pausers == 0
             if first:
                 _was_enabled = gc.isenabled()
                 gc.disable()
             _pausers += 1
-        if first:
-            gc.collect()  # what earlier replications left: unfrozen at their end, never
-            # collected since (see the module's docstring)
+            clear = first and _left > self.left_floor
+            if clear:
+                _left = 0
+        self.made = gc.get_count()[0]  # the set-up, made since the last collection
+        if clear:
+            gc.collect()  # what finished replications left (see the module's docstring)
         gc.freeze()
         self.kept = 0
         self.budget = self.floor
@@ -83,8 +96,10 @@ class PausedCollector:
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None:
-        global _pausers
+        global _pausers, _left
+        self.made += self.kept + gc.get_count()[0]
         with _lock:
+            _left += self.made
             _pausers -= 1
             if _pausers == 0:
                 gc.unfreeze()
