@@ -43,8 +43,14 @@ def say(message: str) -> None:
     print(f"treatsim: {message}", file=sys.stderr)
 
 
+METADATA_ONLY = {"egg_info", "dist_info", "sdist"}
+"""Commands that build no module (pip asks for the metadata first): nothing to compile."""
+
+
 def extensions() -> list:
     """The mypyc extension modules, or none when compiling is off or cannot start."""
+    if len(sys.argv) > 1 and sys.argv[1] in METADATA_ONLY:
+        return []
     if os.environ.get("TREATSIM_PURE_PYTHON", "") not in ("", "0"):
         say("TREATSIM_PURE_PYTHON is set: the model is installed uncompiled")
         return []
