@@ -144,6 +144,11 @@ def scaling(years: int, sizes: list[int], repeats: int) -> None:
         people = sc.population.initial.community + sc.population.initial.in_treatment
         best, events = math.inf, 0
         for rep in range(repeats):
+            # free earlier replications' worlds before the clock starts, at every size
+            # alike: the model frees them at a replication's start only once they pass
+            # LEFT_FLOOR objects, which would charge the 16x runs and not the 1x ones
+            rec = None
+            gc.collect()
             t0 = time.perf_counter()
             rec = simulate(sc, 1, rep)
             best = min(best, time.perf_counter() - t0)
