@@ -14,11 +14,12 @@ same model more slowly; the build prints which.
 
 from __future__ import annotations
 
-import hashlib
+import importlib.util
 import json
 import os
 import sys
 from pathlib import Path
+from types import ModuleType
 
 from setuptools import setup
 from setuptools.command.build_ext import build_ext
@@ -30,6 +31,20 @@ LEFT_AS_SOURCE = {"__init__.py", "records.py"}
 processes unpickle and the metrics read."""
 GROUP = "sim.model.compiled"
 """The name of the compiled modules' shared library (``sim/model/compiled__mypyc``)."""
+
+
+def _native() -> ModuleType:
+    """``sim/native.py``, loaded by its path (it needs only the standard library): the one
+    home of the manifest's name and format, the switch variable and the digest."""
+    spec = importlib.util.spec_from_file_location("treatsim_build_native",
+                                                  ROOT / "sim" / "native.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+NATIVE = _native()
 
 
 def compiled_sources() -> list[str]:
@@ -51,8 +66,8 @@ def extensions() -> list:
     """The mypyc extension modules, or none when compiling is off or cannot start."""
     if len(sys.argv) > 1 and sys.argv[1] in METADATA_ONLY:
         return []
-    if os.environ.get("TREATSIM_PURE_PYTHON", "") not in ("", "0"):
-        say("TREATSIM_PURE_PYTHON is set: the model is installed uncompiled")
+    if NATIVE.pure_requested():
+        say(f"{NATIVE.PURE_VARIABLE} is set: the model is installed uncompiled")
         return []
     try:
         from mypyc.build import mypycify
@@ -74,7 +89,7 @@ class BuildExt(build_ext):
         super().run()
         if not self.extensions:
             return
-        manifest = Path(self.get_ext_fullpath("sim.model.model")).parent / "compiled.json"
+        manifest = Path(self.get_ext_fullpath("sim.model.model")).parent / NATIVE.MANIFEST
         missing = [ext.name for ext in self.extensions
                    if not Path(self.get_ext_fullpath(ext.name)).is_file()]
         if missing:
@@ -82,8 +97,7 @@ class BuildExt(build_ext):
             say(f"the model is installed uncompiled (not built: {', '.join(missing)})")
             return
         modules = {str(Path(path).with_suffix("")).replace(os.sep, "."):
-                   hashlib.sha256((ROOT / path).read_bytes()).hexdigest()
-                   for path in compiled_sources()}
+                   NATIVE.source_digest(ROOT / path) for path in compiled_sources()}
         manifest.write_text(json.dumps({"modules": modules}, indent=1, sort_keys=True) + "\n",
                             encoding="utf-8")
         say(f"the model is compiled ({len(modules)} modules)")

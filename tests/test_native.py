@@ -104,10 +104,11 @@ def test_the_manifest_names_each_compiled_source_with_its_digest(tmp_path):
     assert source_digest(tmp_path / "alpha.py") == digest
     (tmp_path / MANIFEST).write_text(json.dumps({"modules": {"treatsim_test_pkg.alpha":
                                                              digest}}))
-    build = choose_build("treatsim_test_pkg", tmp_path)  # no extension module beside it
-    assert build == "pure Python (alpha's compiled module is missing)"
-    assert [f for f in sys.meta_path if getattr(f, "sources", None)
-            == {"treatsim_test_pkg.alpha": tmp_path / "alpha.py"}]
-    sys.meta_path[:] = [f for f in sys.meta_path
-                        if getattr(f, "sources", None) is None
-                        or "treatsim_test_pkg.alpha" not in f.sources]
+    try:
+        build = choose_build("treatsim_test_pkg", tmp_path)  # no extension module beside it
+        assert build == "pure Python (alpha's compiled module is missing)"
+        assert [f for f in sys.meta_path if getattr(f, "sources", None)
+                == {"treatsim_test_pkg.alpha": tmp_path / "alpha.py"}]
+    finally:  # the finder it installed serves only this test's package
+        sys.meta_path[:] = [f for f in sys.meta_path
+                            if "treatsim_test_pkg.alpha" not in getattr(f, "sources", {})]
