@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import functools
 import math
-import random
 from bisect import bisect_left, bisect_right
 from statistics import NormalDist
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
@@ -48,6 +47,26 @@ _STD_NORMAL = NormalDist()
 _INF = math.inf
 
 
+class Draws(Protocol):
+    """What a random stream offers the model's distributions: a named stream
+    (:class:`random.Random`) or a person's own (:class:`sim.model.draws.PersonStream`)."""
+
+    def random(self) -> float:
+        """A uniform draw in [0, 1)."""
+
+    def expovariate(self, lambd: float) -> float:
+        """An exponential draw with rate ``lambd``."""
+
+    def lognormvariate(self, mu: float, sigma: float) -> float:
+        """A lognormal draw."""
+
+    def weibullvariate(self, alpha: float, beta: float) -> float:
+        """A Weibull draw: scale ``alpha``, shape ``beta``."""
+
+    def gammavariate(self, alpha: float, beta: float) -> float:
+        """A gamma draw: shape ``alpha``, scale ``beta``."""
+
+
 class _Dist(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
@@ -59,7 +78,7 @@ class _Dist(BaseModel):
         """Variance in days squared."""
         raise NotImplementedError
 
-    def sample(self, rng: random.Random) -> float:  # pragma: no cover
+    def sample(self, rng: Draws) -> float:  # pragma: no cover
         """Draw one duration in days from ``rng``."""
         raise NotImplementedError
 
@@ -86,7 +105,7 @@ class Exponential(_Dist):
         """Variance in days squared."""
         return self.mean_days**2
 
-    def sample(self, rng: random.Random) -> float:
+    def sample(self, rng: Draws) -> float:
         """Draw one duration (days)."""
         return rng.expovariate(1.0 / self.mean_days)
 
@@ -116,7 +135,7 @@ class Weibull(_Dist):
         g2 = math.gamma(1 + 2 / self.shape)
         return self.scale_days**2 * (g2 - g1 * g1)
 
-    def sample(self, rng: random.Random) -> float:
+    def sample(self, rng: Draws) -> float:
         """Draw one duration (days)."""
         return rng.weibullvariate(self.scale_days, self.shape)
 
@@ -152,7 +171,7 @@ class Lognormal(_Dist):
         """Variance in days squared."""
         return self.sd_days**2
 
-    def sample(self, rng: random.Random) -> float:
+    def sample(self, rng: Draws) -> float:
         """Draw one duration (days)."""
         return rng.lognormvariate(self._mu, self._sigma)
 
@@ -193,7 +212,7 @@ class Gamma(_Dist):
         """Variance in days squared."""
         return self.shape * self.scale_days**2
 
-    def sample(self, rng: random.Random) -> float:
+    def sample(self, rng: Draws) -> float:
         """Draw one duration (days)."""
         return rng.gammavariate(self.shape, self.scale_days)
 
@@ -234,7 +253,7 @@ class Fixed(_Dist):
         """Variance (zero)."""
         return 0.0
 
-    def sample(self, rng: random.Random) -> float:
+    def sample(self, rng: Draws) -> float:
         """Return ``days`` (no draw is made)."""
         return self.days
 
@@ -304,7 +323,7 @@ class Empirical(_Dist):
     def _quantile(self, u: float) -> float:
         return self._values[min(bisect_left(self._cum, u), len(self._values) - 1)]
 
-    def sample(self, rng: random.Random) -> float:
+    def sample(self, rng: Draws) -> float:
         """Draw one duration (days)."""
         return self._quantile(rng.random())
 

@@ -242,11 +242,10 @@ def test_people_whose_life_ended_free_their_stream_and_caches(example):
 
 
 def test_a_multiplier_on_a_dynamic_attribute_follows_the_attribute():
-    import random
-
+    from sim.model.draws import PersonStream
     from sim.model.people import Person
 
-    person = Person(0, random.Random(1), {"substance": "opiate"})
+    person = Person(0, PersonStream((1, 2, 3, 4, 5, 6)), {"substance": "opiate"})
     table = {"ost_setting": {"gp_shared_care": 0.7}, "substance": {"opiate": 2.0}}
     assert person.factor(table) == 2.0
     person.set_attr("ost_setting", "gp_shared_care")
@@ -258,13 +257,15 @@ def test_a_multiplier_on_a_dynamic_attribute_follows_the_attribute():
 def test_the_profile_key_names_every_attribute_a_person_can_have(example):
     """Rates are kept per profile key: it must see every attribute (those drawn at entry
     and the dynamic ones), and nothing else may be set during a life."""
-    import random
-
+    from sim.model.draws import PersonStream
     from sim.model.people import ATTRIBUTE_NAMES, DYNAMIC_ATTRIBUTES, Person, draw_attributes
 
-    drawn = draw_attributes(random.Random(1), example.population.attributes)
+    def stream(k):
+        return PersonStream((k, 2, 3, 4, 5, 6))
+
+    drawn = draw_attributes(stream(1), example.population.attributes)
     assert set(drawn) | DYNAMIC_ATTRIBUTES == set(ATTRIBUTE_NAMES)
-    a, b = Person(0, random.Random(1), dict(drawn)), Person(1, random.Random(2), dict(drawn))
+    a, b = Person(0, stream(1), dict(drawn)), Person(1, stream(2), dict(drawn))
     a.set_attr("source", "gp")
     a.set_attr("ost_setting", "specialist")
     b.set_attr("ost_setting", "specialist")

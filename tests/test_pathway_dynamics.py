@@ -221,10 +221,21 @@ def test_transfers_within_the_area_keep_people_in_treatment_with_a_new_episode()
 
 
 def _after_exit_death_routes(rec) -> list[str]:
-    """The exit route behind each death in an after-exit window."""
-    route = {(e.pid, e.exit_day): e.route for e in rec.episodes if e.exit_day is not None}
-    return [route[(d.pid, d.day - d.days_since_exit)] for d in rec.deaths
-            if d.place == "after_exit"]
+    """The exit route behind each death in an after-exit window: the person's exit on the
+    day ``days_since_exit`` before the death (to rounding: the death's day less its days
+    since exit need not give the exit's day to the last bit)."""
+    exits: dict[int, list[tuple[float, str]]] = {}
+    for e in rec.episodes:
+        if e.exit_day is not None:
+            exits.setdefault(e.pid, []).append((e.exit_day, e.route))
+    routes = []
+    for d in rec.deaths:
+        if d.place == "after_exit":
+            day = d.day - d.days_since_exit
+            exit_day, route = min(exits[d.pid], key=lambda x: abs(x[0] - day))
+            assert exit_day == pytest.approx(day, abs=1e-6)
+            routes.append(route)
+    return routes
 
 
 def test_the_after_exit_windows_scale_by_how_treatment_ended():

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
+import struct
 
 import pytest
 
+from sim.model.draws import PersonStream
 from sim.streams import Streams, derive_seed
 
 pytestmark = pytest.mark.unit
@@ -13,7 +16,7 @@ pytestmark = pytest.mark.unit
 N_DRAWS = 50
 
 
-def _draws(rng: random.Random, n: int = N_DRAWS) -> list[float]:
+def _draws(rng: random.Random | PersonStream, n: int = N_DRAWS) -> list[float]:
     return [rng.random() for _ in range(n)]
 
 
@@ -81,7 +84,7 @@ def test_draws_independent_of_creation_order():
     # Create, and draw heavily from, other streams first, in reverse order.
     for other in reversed(names[1:]):
         _draws(s.get(other), 1000)
-    _draws(s.person(5), 1000)
+    _draws(_person(s, 5), 1000)
     _draws(s.get("a-new-stream-added-later"), 1000)
     assert _draws(s.get("incidence")) == reference["incidence"]
 
@@ -123,54 +126,51 @@ def test_replications_differ_for_every_named_stream():
 # --------------------------------------------------------------------------- person streams
 
 
-def test_person_stream_reproducible_and_not_cached():
+def _person(s: Streams, pid: int) -> PersonStream:
+    return PersonStream(s.person_seed(pid))
+
+
+def test_person_seed_is_the_hash_of_seed_replication_and_id():
+    """The seed goes on from the hash of the key's common part; it must equal hashing the
+    whole key ``seed/replication/@person/id`` at once."""
+    for seed, rep, pid in [(0, 0, 0), (3, 1, 17), (20240101, 19, 10**7)]:
+        whole = hashlib.blake2b(f"{seed}/{rep}/@person/{pid}".encode(), digest_size=24)
+        assert Streams(seed, rep).person_seed(pid) == struct.unpack("<6I", whole.digest())
+
+
+def test_person_stream_reproducible_and_not_shared():
     s = Streams(3, 1)
-    a = s.person(17)
-    b = s.person(17)
+    a, b = _person(s, 17), _person(s, 17)
     assert a is not b  # a fresh stream each call: the person keeps their own
     assert _draws(a) == _draws(b)
-    assert _draws(Streams(3, 1).person(17)) == _draws(
-        random.Random(derive_seed(3, 1, "@person/17")))
     # person streams live apart from named streams: no name can collide with them
-    assert _draws(Streams(3, 1).person(17)) != _draws(Streams(3, 1).get("person.17"))
-
-
-@pytest.mark.parametrize("seed, replication", [(0, 0), (3, 1), (20240101, 19)])
-def test_person_stream_is_the_random_seeded_with_its_derived_seed(seed, replication):
-    """The person stream is made without ``random.Random.__init__``; its whole state,
-    gauss's cached value included, is that of the plain construction."""
-    s = Streams(seed, replication)
-    for pid in (0, 1, 9, 10, 12345, 10**7):
-        made = s.person(pid)
-        plain = random.Random(derive_seed(seed, replication, f"@person/{pid}"))
-        assert made.getstate() == plain.getstate()
-        assert [made.gauss(0, 1) for _ in range(3)] == [plain.gauss(0, 1) for _ in range(3)]
+    assert _draws(_person(Streams(3, 1), 17)) != _draws(Streams(3, 1).get("person.17"))
 
 
 def test_person_stream_unaffected_by_other_activity():
-    ref = _draws(Streams(3, 1).person(17))
+    ref = _draws(_person(Streams(3, 1), 17))
     s = Streams(3, 1)
     for i in range(17):
-        _draws(s.person(i), 100)
+        _draws(_person(s, i), 100)
     _draws(s.get("incidence"), 1000)
-    assert _draws(s.person(17)) == ref
+    assert _draws(_person(s, 17)) == ref
 
 
 def test_person_streams_distinct():
     s = Streams(3, 1)
-    firsts = {tuple(_draws(s.person(i), 5)) for i in range(500)}
+    firsts = {tuple(_draws(_person(s, i), 5)) for i in range(500)}
     assert len(firsts) == 500
 
 
 def test_person_streams_differ_across_replications_and_seeds():
-    base = _draws(Streams(3, 1).person(17))
-    assert _draws(Streams(3, 2).person(17)) != base
-    assert _draws(Streams(4, 1).person(17)) != base
+    base = _draws(_person(Streams(3, 1), 17))
+    assert _draws(_person(Streams(3, 2), 17)) != base
+    assert _draws(_person(Streams(4, 1), 17)) != base
 
 
 def test_person_streams_distinct_from_named_streams():
     s = Streams(3, 1)
-    person = _draws(s.person(0))
+    person = _draws(_person(s, 0))
     for name in ["incidence", "referral", "person", "0", "person0"]:
         assert _draws(Streams(3, 1).get(name)) != person
 

@@ -7,10 +7,10 @@ carries. Attributes are stored as strings so that the YAML ``multipliers`` table
 
 from __future__ import annotations
 
-import random
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from .draws import PersonStream
 from .hazards import draw_from, multiplier
 from .records import Episode
 
@@ -72,7 +72,7 @@ class Person:
         "treatment_year", "using_year", "ever_treated", "cache", "dynamic_cache", "profile",
     )
 
-    def __init__(self, pid: int, rng: random.Random, attrs: dict[str, str]) -> None:
+    def __init__(self, pid: int, rng: PersonStream, attrs: dict[str, str]) -> None:
         self.pid = pid
         self.rng = rng
         self.attrs = attrs
@@ -140,7 +140,7 @@ class Person:
         self.process = None
 
 
-def draw_attributes(rng: random.Random, attributes: Attributes,
+def draw_attributes(rng: PersonStream, attributes: Attributes,
                     substance_shares: Mapping[str, float] | None = None) -> dict[str, str]:
     """A new person's attributes, drawn from ``rng`` in a fixed order.
 

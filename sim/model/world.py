@@ -18,6 +18,7 @@ import simpy
 from ..scenario import Scenario
 from ..streams import Streams
 from ..vocab import DAYS_PER_YEAR, OCU
+from .draws import PersonStream
 from .hazards import INF, death_rate_per_day, next_boundary
 from .monitor import Monitor
 from .mortality import death_place
@@ -117,7 +118,7 @@ class World:
     def new_person(self, substance_shares: Mapping[str, float] | None = None) -> Person:
         """Create the next person, with attributes drawn from their own stream."""
         pid = len(self.people)
-        rng = self.streams.person(pid)
+        rng = PersonStream(self.streams.person_seed(pid))
         attrs = draw_attributes(rng, self.parameters.population.attributes, substance_shares)
         person = Person(pid, rng, attrs)
         self.people.append(person)
