@@ -203,3 +203,26 @@ def test_calibrate_command_writes_the_fit(tmp_path):
     assert "evaluations, best loss" in out.stderr
     assert (tmp_path / "toy.yaml").exists() and (tmp_path / "toy_fit.md").exists()
     assert json.loads(json.dumps(yaml.safe_load((tmp_path / "toy.yaml").read_text())))["reps"] == 3
+
+
+def test_the_cache_is_named_by_everything_an_evaluation_depends_on(tmp_path, monkeypatch):
+    """A cache made by other code, other targets or another scenario is never replayed."""
+    import sim.analysis.calibrate as calibrate_module
+    from sim.analysis.calibrate import cache_name
+    from sim.scenario import with_parameters
+
+    targets, scenario, _ = load_targets(TOY)
+    name = cache_name(targets, scenario, 3)
+    assert name == cache_name(targets, scenario, 3)
+    assert name.startswith(f"{targets.area}-s{targets.seed}-r3-") and name.endswith(".jsonl")
+    assert cache_name(targets, scenario, 4) != name
+    other = with_parameters(scenario, {"triage.triaged_only": 0.123})
+    assert cache_name(targets, other, 3) != name
+    assert cache_name(targets.model_copy(update={"seed": 99}), scenario, 3) != name
+    code = tmp_path / "sim"
+    code.mkdir()
+    (code / "model.py").write_text("RATE = 1\n")
+    monkeypatch.setattr(calibrate_module, "SIM", code)
+    before = cache_name(targets, scenario, 3)
+    (code / "model.py").write_text("RATE = 2\n")
+    assert cache_name(targets, scenario, 3) != before

@@ -10,6 +10,7 @@ at the fit, and :mod:`.fit_report` writes the fit.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -209,8 +210,7 @@ def calibrate(targets_path: str | Path, reps: int | None = None, workers: int = 
     budget = max_evaluations or targets.max_evaluations
     names = [fp.path for fp in targets.free_parameters]
     out = Path(out_dir) if out_dir else default_out_dir(path)
-    cache = EvaluationCache(out / ".cache" / f"{targets.area}-s{targets.seed}-r{reps}.jsonl",
-                            fresh=fresh)
+    cache = EvaluationCache(out / ".cache" / cache_name(targets, scenario, reps), fresh=fresh)
     setup = PointSetup(scenario, sorted({t.key for t in targets.targets}), targets.seed, reps)
     popsize, maxiter = search_size(len(names), budget)
     t0 = time.perf_counter()
@@ -230,6 +230,24 @@ def calibrate(targets_path: str | Path, reps: int | None = None, workers: int = 
         "replayed": cache.replayed, "seconds": time.perf_counter() - t0, "reps": reps,
         "search_reps": reps, "out_dir": out,
     }
+
+
+SIM = Path(__file__).resolve().parents[1]
+"""The ``sim`` package, whose sources a cached evaluation was computed by."""
+
+
+def cache_name(targets: Targets, scenario: Scenario, reps: int) -> str:
+    """The file of a search's cached evaluations: its area, seed and replications, and a
+    digest of everything an evaluation depends on (the targets, the base scenario as
+    loaded, and the source of every ``sim`` module), so that a cache made by other code or
+    other inputs is never replayed, only left beside the new one."""
+    h = hashlib.sha256()
+    h.update(targets.model_dump_json().encode())
+    h.update(scenario.model_dump_json().encode())
+    for path in sorted(SIM.rglob("*.py")):
+        h.update(path.relative_to(SIM).as_posix().encode())
+        h.update(path.read_bytes())
+    return f"{targets.area}-s{targets.seed}-r{reps}-{h.hexdigest()[:12]}.jsonl"
 
 
 def search_size(parameters: int, budget: int) -> tuple[int, int]:
