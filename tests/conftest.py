@@ -8,6 +8,8 @@ with ``pytestmark``; a test that is slower than its module says so with its own 
 
 from __future__ import annotations
 
+import signal
+
 import pytest
 from helpers import scenario
 
@@ -30,3 +32,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if untiered:
         raise pytest.UsageError("tests without a tier marker (unit, model, slow or browser):\n"
                                 + "\n".join(untiered))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Let Ctrl-C through to the command-line runs the tests start. Several tests interrupt
+    a run with SIGINT, as a terminal would; a process started with SIGINT ignored (a
+    shell's background job without job control, ``nohup``) passes that on to every child,
+    which would then rightly keep ignoring it. Python's own handler here resets to the
+    default in each child."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
