@@ -8,9 +8,10 @@ this generator keeps six floats and is seeded by setting them.
 MRG32k3a is the combined multiple-recursive generator of L'Ecuyer (1999), "Good
 parameters and implementations for combined multiple recursive random number
 generators", Operations Research 47(1): the generator of R's ``"L'Ecuyer-CMRG"`` streams
-and of many simulation packages. Its period is about 2^191; people's streams start at
-independent points of it, set by hashing ``(seed, replication, person)``
-(:meth:`sim.streams.Streams.person_seed`). The arithmetic is the original floating-point
+and of many simulation packages. Its period is about 2^191; each person's stream starts
+at a point of it set by hashing ``(seed, replication, person)``
+(:meth:`sim.streams.Streams.person_seed`), so two people's few thousand draws overlap
+with negligible probability. The arithmetic is the original floating-point
 one, so each step is exact in doubles and the same with or without compilation. Each
 uniform has 32 bits of resolution and lies strictly inside (0, 1).
 
@@ -68,7 +69,9 @@ class PersonStream:
     def random(self) -> float:
         """The next uniform draw in (0, 1) (dimensionless)."""
         # L'Ecuyer's reduction: subtract the truncated quotient's multiple, then fold a
-        # negative remainder up (fmod is several times slower)
+        # negative remainder up. Division rounds monotonically and the integer quotient is
+        # exact in a double, so the quotient is never one too small; when it is one too
+        # large the remainder is negative and folded. (fmod is several times slower.)
         p1 = _A12 * self.s11 - _A13N * self.s10
         p1 -= float(int(p1 / M1)) * M1
         if p1 < 0.0:
