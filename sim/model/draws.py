@@ -2,7 +2,7 @@
 
 Each person draws from their own stream, so that their draws stay the same across
 scenarios wherever their path is the same (common random numbers). A Mersenne Twister
-per person kept 2.5 KB of state for every person alive and took about 5 µs to seed;
+per person kept 2.5 KB of state for every person alive and took about 7 µs to make;
 this generator keeps six floats and is seeded by setting them.
 
 MRG32k3a is the combined multiple-recursive generator of L'Ecuyer (1999), "Good
