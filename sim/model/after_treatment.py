@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from ..vocab import DAYS_PER_YEAR
 from .hazards import EPS, INF, PAST, hazard_crossing
+from .kernel import clock, timeout
 from .mortality import death_delay
 from .outcomes import SELF_REFERRAL
 from .people import COMMUNITY, MOVED_AWAY, RECOVERED, TRIAGE_WAIT, Person
@@ -29,12 +30,12 @@ def after_treatment(world: World, person: Person) -> Stage:
     env = world.env
     rng = person.rng
     budget = rng.expovariate(1.0)
-    exit_day = env.now
+    exit_day = clock(env)
     route = person.exit_route
     assert route is not None
     while True:
         params = world.parameters
-        now = env.now
+        now = clock(env)
         relapse = params.relapse
         dist, back = relapse.for_route(route)
         lasting = relapse.sustained_recovery_days
@@ -51,7 +52,7 @@ def after_treatment(world: World, person: Person) -> Stage:
         recovery_rate = recovery.per_year * person.factor(recovery.multipliers) / DAYS_PER_YEAR
         t_recover = rng.expovariate(recovery_rate) if recovery_rate > 0 else INF
         wait = min(end - now + PAST, t_relapse, t_death, t_move, t_recover)
-        yield env.timeout(wait)
+        yield timeout(env, wait)
         if wait == t_relapse:
             returned = back > 0 and rng.random() < back
             world.record_relapse(person, exit_day, returned)
@@ -67,7 +68,7 @@ def after_treatment(world: World, person: Person) -> Stage:
             world.set_state(person, MOVED_AWAY)
             return None
         budget -= used
-        if wait == t_recover or env.now >= cliff - EPS:
+        if wait == t_recover or clock(env) >= cliff - EPS:
             world.set_state(person, RECOVERED)
             return RECOVERED
 
@@ -89,7 +90,7 @@ def recovered(world: World, person: Person) -> Stage:
     total = death_rate + moving_rate
     if total <= 0:
         return None
-    yield world.env.timeout(rng.expovariate(total))
+    yield timeout(world.env, rng.expovariate(total))
     if rng.random() * total < death_rate:
         world.die(person)
     else:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from ..scenario import SOURCES
 from ..vocab import DAYS_PER_YEAR
 from .hazards import EPS, INF, PAST, pick
+from .kernel import clock, timeout
 from .mortality import death_delay
 from .people import COMMUNITY, CUSTODY, MOVED_AWAY, RECOVERED, TRIAGE_WAIT, Person
 from .world import Stage, World
@@ -35,7 +36,7 @@ def community(world: World, person: Person) -> Stage:
     env = world.env
     rng = person.rng
     while True:
-        now = env.now
+        now = clock(env)
         rates, total, boundary = community_rates(world, person, now)  # per year; day
         gap = rng.expovariate(total / DAYS_PER_YEAR) if total > 0 else INF
         base = world.parameters.mortality.community.per_100_person_years
@@ -44,7 +45,7 @@ def community(world: World, person: Person) -> Stage:
         wait = min(gap, t_death, boundary - now + PAST)
         if wait == INF:
             return None  # nothing can ever happen to this person
-        yield env.timeout(wait)
+        yield timeout(env, wait)
         if wait == t_death:
             world.die(person)
             return None
@@ -107,10 +108,10 @@ def custody(world: World, person: Person) -> Stage:
     if rate > 0:
         t_death = person.rng.expovariate(rate)
         if t_death < stay:
-            yield world.env.timeout(t_death)
+            yield timeout(world.env, t_death)
             world.die(person)
             return None
-    yield world.env.timeout(stay)
-    person.release_day = world.env.now
+    yield timeout(world.env, stay)
+    person.release_day = clock(world.env)
     world.set_state(person, COMMUNITY)
     return COMMUNITY

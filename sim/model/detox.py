@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import simpy
 
 from .hazards import INF, draw_from
+from .kernel import timeout
 from .outcomes import BED_AVAILABLE, DETOX, DETOX_INPATIENT, DIED, DROPOUT, StepEnd, step_end
 from .people import Person
 from .world import World
@@ -40,10 +41,10 @@ def detox(world: World, person: Person) -> Generator[simpy.Event, Any, StepEnd]:
                                   world.parameters.mortality.in_treatment.get(DETOX, 0.0))
     t_death = rng.expovariate(death_rate) if death_rate > 0 else INF
     if t_death < duration:
-        yield world.env.timeout(t_death)
+        yield timeout(world.env, t_death)
         outcome = DIED
     else:
-        yield world.env.timeout(duration)
+        yield timeout(world.env, duration)
     world.end_segment(person, outcome)
     if inpatient:
         world.beds.release()
@@ -60,7 +61,7 @@ def _find_bed(world: World, person: Person, params: Detox) -> Generator[simpy.Ev
     if ev is None:
         return True
     if params.bed_wait_max_days > 0:
-        yield ev | world.env.timeout(params.bed_wait_max_days)
+        yield ev | timeout(world.env, params.bed_wait_max_days)
         if ev.triggered:
             return True
     beds.cancel(ev)

@@ -19,6 +19,7 @@ from typing import Any
 import simpy
 
 from .hazards import draw_from
+from .kernel import timeout
 from .outcomes import LONG_ACTING, OST, TRANSITION, MoveTo, StepEnd
 from .people import Person
 from .stay import Stay
@@ -32,12 +33,12 @@ def maintenance(world: World, person: Person, modality: str, elapsed_days: float
     day 0); ``forced`` is an OST formulation a transition chose. Returns how it ended."""
     _start_segment(world, person, modality, forced)
     stay = Stay(world, person, modality, elapsed_days)
-    timeout = world.env.timeout
+    env = world.env
     try:
         wait = stay.plan()
         while True:
             try:
-                yield timeout(wait)
+                yield timeout(env, wait)
             except simpy.Interrupt as stop:
                 raise ServiceClosed(stop.cause) from None  # type: ignore[arg-type]
             end = stay.after_wait()

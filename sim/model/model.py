@@ -1,8 +1,9 @@
 """The model of one replication: the world, every person's life, the system processes.
 
-Every person is one SimPy process that walks the states drawn in ARCHITECTURE.md, one stage at a
-time (:mod:`~sim.model.community`, :mod:`~sim.model.referral`, ...); each stage returns
-the next state. Nothing polls: a person waits for exactly one event at a time, the first
+Every person's life is one generator (driven by :class:`~sim.model.kernel.Life`) that
+walks the states drawn in ARCHITECTURE.md, one stage at a time
+(:mod:`~sim.model.community`, :mod:`~sim.model.referral`, ...); each stage returns the
+next state. Nothing polls: a person waits for exactly one event at a time, the first
 of its competing hazards.
 
 Hazards and time-varying parameters
@@ -35,6 +36,7 @@ from .after_treatment import after_treatment, recovered
 from .collector import PausedCollector
 from .community import community, custody
 from .hazards import INF, PAST
+from .kernel import Life, clock, run_until, timeout
 from .people import (
     AFTER_TREATMENT,
     COMMUNITY,
@@ -87,24 +89,22 @@ class Model:
         """Create the day-0 population and the system processes (call once)."""
         env = self.world.env
         self._populate()
-        env.process(self._incidence())
-        env.process(self._policies())
-        env.process(self._snapshots())
-        env.process(self._hat_medicine())
+        Life(env, self._incidence())
+        Life(env, self._policies())
+        Life(env, self._snapshots())
+        Life(env, self._hat_medicine())
 
     def run(self) -> Records:
         """Run the replication to the end of follow-up and return its records."""
-        self.start()
         env = self.world.env
         # SimPy stops *before* events at ``until``: go a hair past so the snapshot
         # due on the last day is taken
         until = self.world.end_day + 1e-6
         with PausedCollector() as collector:
-            step, peek = env.step, env.peek
+            self.start()  # paused too: a national day-0 population set off ~700 collections
             stop = CHUNK_DAYS
             while stop < until:
-                while peek() < stop:
-                    step()
+                run_until(env, stop)
                 collector.between_chunks()
                 stop += CHUNK_DAYS
             env.run(until=until)
@@ -113,7 +113,7 @@ class Model:
     def finish(self) -> Records:
         """Close open segments and costs at the current day and return the records."""
         world = self.world
-        now = world.env.now
+        now = clock(world.env)
         world.accrue_fixed_costs()
         world.close_open_segments(now)
         return world.monitor.records(
@@ -135,13 +135,13 @@ class Model:
                 person.ever_treated = True
             world.enter(person, COMMUNITY)
             world.mark_using(person)
-            person.process = world.env.process(self.life(person, COMMUNITY))
+            person.process = Life(world.env, self.life(person, COMMUNITY))
         for _ in range(initial.in_treatment):
             person = world.new_person(initial.substance)
             person.set_attr("previously_treated", "true")
             elapsed_days = initial.time_in_treatment.sample(person.rng)
             world.enter(person, IN_TREATMENT)
-            person.process = world.env.process(self._carried_in(person, elapsed_days))
+            person.process = Life(world.env, self._carried_in(person, elapsed_days))
 
     def life(self, person: Person, state: int | None) -> Process:
         """Walk ``person`` through stages from ``state`` until their life in the model ends."""
@@ -162,30 +162,30 @@ class Model:
         env = world.env
         while True:
             rate = world.parameters.population.incidence_per_year / DAYS_PER_YEAR
-            now = env.now
+            now = clock(env)
             boundary = world.next_boundary(now)
             if rate <= 0:
                 if boundary == INF:
                     return
-                yield env.timeout(boundary - now + PAST)
+                yield timeout(env, boundary - now + PAST)
                 continue
             gap = rng.expovariate(rate)
             if now + gap >= boundary:
-                yield env.timeout(boundary - now + PAST)
+                yield timeout(env, boundary - now + PAST)
                 continue
-            yield env.timeout(gap)
+            yield timeout(env, gap)
             person = world.new_person()
             world.monitor.incidence += 1
             world.enter(person, COMMUNITY)
             world.mark_using(person)
-            person.process = env.process(self.life(person, COMMUNITY))
+            person.process = Life(env, self.life(person, COMMUNITY))
 
     def _policies(self) -> Process:
         """Apply each policy on its date, before anything else happens that day."""
         env = self.world.env
         for (day, parameters), policy in zip(self.phases[1:], self.policies, strict=True):
-            if day > env.now:
-                yield _first_on(env, day - env.now)
+            if day > clock(env):
+                yield _first_on(env, day - clock(env))
             apply_policy(self.world, parameters, policy)
 
     def _hat_medicine(self) -> Process:
@@ -196,10 +196,10 @@ class Model:
             hat = world.parameters.modalities.hat
             if hat.open and hat.places > 0:
                 world.monitor.cost(
-                    "hat_medicine", env.now, env.now,
+                    "hat_medicine", clock(env), clock(env),
                     hat.places * hat.medicine_block_days * hat.medicine_cost_per_place_per_day_gbp,
                 )
-            yield env.timeout(hat.medicine_block_days)
+            yield timeout(env, hat.medicine_block_days)
 
     def _snapshots(self) -> Process:
         """Record the state of the system at the end of every month; roll the year."""
@@ -211,7 +211,7 @@ class Model:
             day = month * DAYS_PER_YEAR / 12
             if day > world.end_day + 1e-9:
                 return
-            yield env.timeout(day - env.now)
+            yield timeout(env, day - clock(env))
             world.monitor.snapshots.append(snapshot(world, day))
             world.keyworkers.forget_history()  # reviews look back at most 84 days
             world.accrue_fixed_costs()

@@ -1,8 +1,8 @@
 """The simulated person: attributes drawn at entry, and where they are now.
 
-A person is a SimPy process (see :mod:`sim.model.model`); this module holds the data it
-carries. Attributes are stored as strings so that the YAML ``multipliers`` tables
-(``{injecting: {true: 1.5}}``) can look them up directly.
+A person's life is a generator driven through SimPy's queue (see :mod:`sim.model.model`);
+this module holds the data it carries. Attributes are stored as strings so that the YAML
+``multipliers`` tables (``{injecting: {true: 1.5}}``) can look them up directly.
 """
 
 from __future__ import annotations

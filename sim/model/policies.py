@@ -12,6 +12,7 @@ from collections.abc import Mapping
 
 from ..scenario import Policy, Scenario
 from .hazards import draw_from
+from .kernel import clock
 from .outcomes import REHAB, REHAB_FUNDED
 from .records import PolicyChange, Transition
 from .world import World
@@ -20,7 +21,7 @@ from .world import World
 def apply_policy(world: World, new: Scenario, policy: Policy) -> None:
     """Put the parameters ``new`` in force in ``world`` on the policy's date (now)."""
     world.apply_parameters(new)
-    world.monitor.policy_log.append(PolicyChange(day=world.env.now,
+    world.monitor.policy_log.append(PolicyChange(day=clock(world.env),
                                                  note=policy.note or summary(policy)))
     if policy.close:
         close_service(world, policy.close, policy.transition or {})
@@ -32,7 +33,7 @@ def close_service(world: World, service: str, plan: Mapping[str, float]) -> None
     Each person, in id order, draws their target from their own stream. Rehab placements
     named by the plan are funded whatever the budget says: the plan has committed them.
     """
-    now = world.env.now
+    now = clock(world.env)
     for person in sorted(world.occupants[service], key=lambda person: person.pid):
         target = draw_from(plan, person.rng.random())
         world.monitor.transitions.append(Transition(day=now, pid=person.pid, service=service,

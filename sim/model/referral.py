@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .kernel import clock
 from .people import TRIAGE_WAIT, Person
 from .triage import triage
 from .world import Stage, World
@@ -11,6 +12,6 @@ def referral(world: World, person: Person) -> Stage:
     """Open a new episode today from the person's referral ``source`` and take them through
     triage (and, if they start, treatment); returns the state after the episode."""
     world.open_episode(person, initial=False, source=person.attrs["source"],
-                       referral_day=world.env.now, previously_treated=person.ever_treated)
+                       referral_day=clock(world.env), previously_treated=person.ever_treated)
     world.set_state(person, TRIAGE_WAIT)
     return (yield from triage(world, person))

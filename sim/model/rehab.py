@@ -8,6 +8,7 @@ from typing import Any
 import simpy
 
 from .hazards import INF, draw_from
+from .kernel import clock, timeout
 from .outcomes import (
     DIED,
     DROPOUT,
@@ -35,7 +36,7 @@ def rehab(world: World, person: Person, funded: bool) -> Generator[simpy.Event, 
     duration = params.duration.sample(rng)
     cost_gbp = duration / WEEK_DAYS * params.price_per_week_gbp
     if not world.rehab_budget.fund(cost_gbp, force=funded):
-        world.monitor.rehab_refusals.append(world.env.now)
+        world.monitor.rehab_refusals.append(clock(world.env))
         episode = person.episode
         assert episode is not None
         episode.path[-1] = REHAB_REFUSED
@@ -50,9 +51,9 @@ def rehab(world: World, person: Person, funded: bool) -> Generator[simpy.Event, 
     t_death = rng.expovariate(death_rate) if death_rate > 0 else INF
     try:
         if t_death < duration:
-            yield world.env.timeout(t_death)
+            yield timeout(world.env, t_death)
             return leave(world, person, REHAB, ExitTreatment(DIED))
-        yield world.env.timeout(duration)
+        yield timeout(world.env, duration)
     except simpy.Interrupt as closed:
         return leave(world, person, REHAB, MoveTo(closed.cause),  # type: ignore[arg-type]
                      reason=TRANSITION)

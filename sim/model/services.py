@@ -19,6 +19,7 @@ from typing import Any
 import simpy
 
 from ..vocab import DAYS_PER_YEAR
+from .kernel import Life, clock, pending, succeed, timeout
 
 GOOD_PRACTICE_CASELOAD = 40.0
 """Caseload per keyworker above which days are counted as over good practice (Black review)."""
@@ -88,9 +89,9 @@ class Pool:
         if self.count < self.capacity and not self.queue:
             self._set(self.count + 1)
             return None
-        ev = self.env.event()
+        ev = pending(self.env)
         self.queue.append(ev)
-        self.waiting.update(self.env.now, len(self.queue))
+        self.waiting.update(clock(self.env), len(self.queue))
         return ev
 
     def try_acquire(self) -> bool:
@@ -112,7 +113,7 @@ class Pool:
             if ev.triggered:
                 self.release()
             return
-        self.waiting.update(self.env.now, len(self.queue))
+        self.waiting.update(clock(self.env), len(self.queue))
 
     def release(self) -> None:
         """Give a place back and admit whoever waits longest."""
@@ -134,14 +135,14 @@ class Pool:
         while queue and self.count < self.capacity:
             ev = queue.popleft()
             self._set(self.count + 1)
-            ev.succeed()
+            succeed(ev)
             admitted = True
         if admitted:
-            self.waiting.update(self.env.now, len(queue))
+            self.waiting.update(clock(self.env), len(queue))
 
     def _set(self, count: int) -> None:
         self.count = count
-        self.occupancy.update(self.env.now, count)
+        self.occupancy.update(clock(self.env), count)
 
 
 class KeyworkerPool(Pool):
@@ -169,7 +170,7 @@ class KeyworkerPool(Pool):
     def configure(self, mode: str, staff: float, caseload_cap: int) -> None:
         """Apply new staffing or a new cap (from a policy)."""
         self.staff = staff
-        now = self.env.now
+        now = clock(self.env)
         self.per_worker.update(now, self.count / staff)
         self.history_days.append(now)
         self.history.append(self.count / staff)
@@ -187,14 +188,14 @@ class KeyworkerPool(Pool):
     def forget_history(self) -> None:
         """Drop the caseload history older than :data:`HISTORY_DAYS` (keeping the value
         in force then)."""
-        old = bisect_right(self.history_days, self.env.now - HISTORY_DAYS) - 1
+        old = bisect_right(self.history_days, clock(self.env) - HISTORY_DAYS) - 1
         if old > 0:
             del self.history_days[:old]
             del self.history[:old]
 
     def _set(self, count: int) -> None:
         self.count = count
-        now = self.env.now
+        now = clock(self.env)
         per_worker = count / self.staff
         self.occupancy.update(now, count)
         self.per_worker.update(now, per_worker)
@@ -217,7 +218,7 @@ class TriageClinic:
         self.queue: deque[simpy.Event] = deque()
         self.slots_left = capacity_per_week or 0
         self.waiting = TimeWeighted(0.0)
-        env.process(self._weeks())
+        Life(env, self._weeks())
 
     def set_capacity(self, capacity_per_week: int | None) -> None:
         """New assessments a week (from a policy); this week's slots left stay as they are."""
@@ -230,22 +231,22 @@ class TriageClinic:
             if capacity is not None:
                 self.slots_left -= 1
             return None
-        ev = self.env.event()
+        ev = pending(self.env)
         self.queue.append(ev)
-        self.waiting.update(self.env.now, len(self.queue))
+        self.waiting.update(clock(self.env), len(self.queue))
         return ev
 
     def cancel(self, ev: simpy.Event) -> None:
         """Leave the triage waiting list."""
         try:
             self.queue.remove(ev)
-            self.waiting.update(self.env.now, len(self.queue))
+            self.waiting.update(clock(self.env), len(self.queue))
         except ValueError:
             pass
 
     def _weeks(self) -> Generator[simpy.Event, Any, None]:
         while True:
-            yield self.env.timeout(WEEK_DAYS)
+            yield timeout(self.env, WEEK_DAYS)
             capacity = self.capacity_per_week
             queue = self.queue
             if capacity is None:
@@ -254,9 +255,9 @@ class TriageClinic:
                 admitted = min(capacity, len(queue))
                 self.slots_left = capacity - admitted
             for _ in range(admitted):
-                queue.popleft().succeed()
+                succeed(queue.popleft())
             if admitted:
-                self.waiting.update(self.env.now, len(queue))
+                self.waiting.update(clock(self.env), len(queue))
 
 
 class RehabBudget:
@@ -276,7 +277,7 @@ class RehabBudget:
             first_reset_day / DAYS_PER_YEAR if first_reset_day > 0 else 1.0
         )
         self._next_reset = first_reset_day if first_reset_day > 0 else DAYS_PER_YEAR
-        env.process(self._years(first_reset_day))
+        Life(env, self._years(first_reset_day))
 
     def fund(self, cost_gbp: float, force: bool = False) -> bool:
         """Commit ``cost_gbp`` pounds if the year's budget allows (always, with ``force``)."""
@@ -289,17 +290,17 @@ class RehabBudget:
         """A policy set the annual budget: pro-rate any change over the rest of the year."""
         old = self.budget_per_year_gbp
         if budget_per_year_gbp != old:
-            left = self._next_reset - self.env.now
+            left = self._next_reset - clock(self.env)
             self.remaining += (budget_per_year_gbp - old) * max(0.0, left) / DAYS_PER_YEAR
         self.budget_per_year_gbp = budget_per_year_gbp
 
     def _years(self, first: float) -> Generator[simpy.Event, Any, None]:
         self._next_reset = first if first > 0 else DAYS_PER_YEAR
         if first > 0:
-            yield self.env.timeout(first)
+            yield timeout(self.env, first)
         else:
-            yield self.env.timeout(DAYS_PER_YEAR)
+            yield timeout(self.env, DAYS_PER_YEAR)
         while True:
             self.remaining = self.budget_per_year_gbp
-            self._next_reset = self.env.now + DAYS_PER_YEAR
-            yield self.env.timeout(DAYS_PER_YEAR)
+            self._next_reset = clock(self.env) + DAYS_PER_YEAR
+            yield timeout(self.env, DAYS_PER_YEAR)

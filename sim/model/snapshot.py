@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .kernel import clock
 from .people import STATE_NAMES
 from .world import World
 
@@ -12,7 +13,7 @@ def snapshot(world: World, day: float) -> dict[str, Any]:
     """The state of the system at the end of the month ending on ``day``: counts,
     waiting lists, occupancy, and the time integrals (``area_*``, level x days) so far.
     Starts a new period for the caseload peak."""
-    now = world.env.now
+    now = clock(world.env)
     keyworkers = world.keyworkers
     kw_area, kw_over, kw_peak = keyworkers.per_worker.read(now)
     params = world.parameters

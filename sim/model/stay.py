@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from ..scenario.models_services import Pressure
 from ..vocab import DAYS_PER_YEAR, REVIEW_DAYS
 from .hazards import INF, PAST, CumulativeHazard, delay_after_induction, interp
+from .kernel import clock
 from .outcomes import (
     COMPLETED,
     CONTINUE,
@@ -198,7 +199,7 @@ class Stay:
         rates = self.rates
         assert rates is not None
         days = self.days
-        now = world.env.now
+        now = clock(world.env)
         self.origin = now - days
         self.stretch = days
         self.end = days + (world.next_boundary(now) - now) + PAST

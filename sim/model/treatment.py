@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from .detox import detox
 from .hazards import draw_from
+from .kernel import clock
 from .maintenance import maintenance
 from .outcomes import (
     COMPLETED,
@@ -79,7 +80,7 @@ def treatment(world: World, person: Person, modality: str, elapsed_days: float) 
 def exit_treatment(world: World, person: Person, reason: str) -> int | None:
     """Close the episode for ``reason`` and return the state it leads to (``None`` when
     the person dies or moves away)."""
-    now = world.env.now
+    now = clock(world.env)
     episode = person.episode
     assert episode is not None
     episode.exit_day = now
@@ -139,7 +140,7 @@ def transfers_within(world: World, person: Person) -> bool:
 def transfer_within(world: World, person: Person) -> Episode:
     """End the episode of ``person`` as transferred and start a new one today with another
     provider in the area (same modality, keyworker place kept); returns it."""
-    now = world.env.now
+    now = clock(world.env)
     old = person.episode
     assert old is not None
     old.exit_day, old.exit_reason = now, TRANSFERRED

@@ -8,6 +8,7 @@ from typing import Any
 import simpy
 
 from ..vocab import DAYS_PER_YEAR
+from .kernel import clock, timeout
 from .outcomes import CUSTODY_WAITING, DIED_WAITING, GAVE_UP_WAITING, TRIAGED_ONLY
 from .people import COMMUNITY, CUSTODY, IN_TREATMENT, KEYWORKER_WAIT, Person
 from .steps import entry_modality
@@ -31,13 +32,13 @@ def triage(world: World, person: Person) -> Stage:
             if left is not None:
                 world.triage.cancel(ev)
                 return _left_waiting(world, person, left)
-    episode.triage_day = env.now
+    episode.triage_day = clock(env)
     params = world.parameters.triage
-    world.monitor.cost("triage", env.now, env.now, params.cost_per_assessment_gbp)
+    world.monitor.cost("triage", clock(env), clock(env), params.cost_per_assessment_gbp)
     if person.rng.random() < params.triaged_only:
         episode.triaged_only = True
         episode.exit_reason = TRIAGED_ONLY
-        episode.exit_day = env.now
+        episode.exit_day = clock(env)
         world.set_state(person, COMMUNITY)
         return COMMUNITY
     world.set_state(person, KEYWORKER_WAIT)
@@ -50,7 +51,7 @@ def triage(world: World, person: Person) -> Stage:
             world.keyworkers.cancel(ev)
             return _left_waiting(world, person, left)
     world.set_state(person, IN_TREATMENT)
-    episode.start_day = env.now
+    episode.start_day = clock(env)
     world.mark_treated(person)
     person.set_attr("previously_treated", "true")
     world.mark_in_treatment(person)
@@ -78,7 +79,7 @@ def wait_for_place(world: World, person: Person, ev: simpy.Event, give_up_per_ye
     if total <= 0:
         yield ev
         return None
-    timer = world.env.timeout(rng.expovariate(total))
+    timer = timeout(world.env, rng.expovariate(total))
     yield ev | timer
     if ev.triggered:
         return None
@@ -92,7 +93,7 @@ def _left_waiting(world: World, person: Person, reason: str) -> int | None:
     """Close the episode of a person who left the waiting list for ``reason``."""
     episode = person.episode
     assert episode is not None
-    episode.exit_day = world.env.now
+    episode.exit_day = clock(world.env)
     episode.abandoned_wait = True
     episode.exit_reason = reason
     if reason == DIED_WAITING:

@@ -20,6 +20,7 @@ from ..streams import Streams
 from ..vocab import DAYS_PER_YEAR, OCU
 from .draws import PersonStream
 from .hazards import INF, death_rate_per_day, next_boundary
+from .kernel import clock
 from .monitor import Monitor
 from .mortality import death_place
 from .outcomes import CLOSABLE, HAT, ONGOING, REHAB, SEGMENT_MODALITIES
@@ -202,7 +203,7 @@ class World:
         episode = person.episode
         assert episode is not None and episode.path
         self.monitor.relapses.append(Relapse(
-            day=self.env.now, pid=person.pid, days_since_exit=self.env.now - exit_day,
+            day=clock(self.env), pid=person.pid, days_since_exit=clock(self.env) - exit_day,
             route=episode.path[-1], inpatient=episode.inpatient_detox, returned=returned,
         ))
 
@@ -210,7 +211,7 @@ class World:
         """Record the death of ``person`` now (in ``modality``, if in treatment), with where
         it happened and, where the scenario gives shares, whether it was drug-related (drawn
         from a stream of its own, so no other draw moves)."""
-        now = self.env.now
+        now = clock(self.env)
         since = None if person.exit_day is None else now - person.exit_day
         place = death_place(self.parameters.mortality, person, now)
         shares = self.parameters.mortality.drug_related_share
@@ -248,12 +249,12 @@ class World:
         """``person`` starts a segment in ``modality`` now, costing ``gbp_per_day`` a day."""
         person.modality = modality
         self.in_modality[modality] += 1
-        person.segment_start = self.env.now
+        person.segment_start = clock(self.env)
         person.segment_gbp_per_day = gbp_per_day
 
     def end_segment(self, person: Person, reason: str) -> None:
         """Record the current segment of ``person`` as ended now for ``reason``; book its cost."""
-        self._record_segment(person, self.env.now, reason)
+        self._record_segment(person, clock(self.env), reason)
         self.in_modality[person.modality] -= 1  # type: ignore[index]
         person.modality = None
 
@@ -307,7 +308,7 @@ class World:
     def accrue_fixed_costs(self) -> None:
         """Book staff, HAT fixed and other costs (GBP) from the last booking to now, at the
         rates in force."""
-        now = self.env.now
+        now = clock(self.env)
         start = self._costs_booked_to
         if now <= start:
             return

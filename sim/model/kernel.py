@@ -1,0 +1,147 @@
+"""The compiled inner loop over SimPy's event queue: stepping, timeouts and people's lives.
+
+SimPy's environment, events, resources and conditions are used as they are; what runs once
+or more per event is done here, in code mypyc compiles, on SimPy's own structures (its
+queue of ``(day, priority, number, event)`` entries, its event counter and clock), with
+the same entries pushed in the same order:
+
+* :func:`run_until` processes events before a day, as repeated ``Environment.step``;
+* :func:`timeout` makes the event ``Environment.timeout`` makes;
+* :class:`Life` drives a person's generator as ``simpy.Process`` does (started by an
+  urgent event, resumed by each event it yields, interrupted by an urgent failed event),
+  but is not itself an event: nothing waits for a life to end, so its end is counted
+  (so the event count stays that of SimPy) and not scheduled.
+
+So every event is processed on the same day, in the same order, and every record is the
+same byte for byte as with SimPy's own loop (the golden-output tests hold this).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from heapq import heappop, heappush
+from typing import Any
+
+import simpy
+from simpy.events import NORMAL, PENDING, URGENT, Event, Interrupt, Timeout
+
+
+def run_until(env: simpy.Environment, stop: float) -> None:
+    """Process every event due before day ``stop``, in SimPy's order (as repeated
+    ``env.step()`` while ``env.peek() < stop``)."""
+    queue: list[Any] = env._queue  # noqa: SLF001 - SimPy's own calendar
+    while queue and queue[0][0] < stop:
+        day, _, _, event = heappop(queue)
+        env._now = day  # noqa: SLF001
+        callbacks = event.callbacks
+        event.callbacks = None
+        for callback in callbacks:
+            callback(event)
+        if not event._ok and not hasattr(event, "_defused"):  # noqa: SLF001
+            raise event._value  # noqa: SLF001 - a failed event nobody handled
+
+
+def timeout(env: simpy.Environment, delay: float) -> simpy.Event:
+    """An event ``delay`` days from now (what ``env.timeout(delay)`` makes and schedules)."""
+    if delay < 0:
+        raise ValueError(f"Negative delay {delay}")
+    event = Timeout.__new__(Timeout)
+    event.env = env
+    event.callbacks = []
+    event._value = None  # noqa: SLF001 - as Timeout.__init__ sets it
+    event._delay = delay  # noqa: SLF001
+    event._ok = True  # noqa: SLF001
+    heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), event))  # noqa: SLF001
+    return event
+
+
+def clock(env: simpy.Environment) -> float:
+    """The current day (``env.now``, without calling SimPy's property)."""
+    return env._now  # type: ignore[no-any-return]  # noqa: SLF001
+
+
+def pending(env: simpy.Environment) -> simpy.Event:
+    """A new event that has not happened (what ``env.event()`` makes)."""
+    event = Event.__new__(Event)
+    event.env = env
+    event.callbacks = []
+    event._value = PENDING  # noqa: SLF001 - as Event.__init__ sets it
+    return event
+
+
+def succeed(event: simpy.Event) -> None:
+    """Trigger ``event`` now with no value (as ``event.succeed()``)."""
+    if event._value is not PENDING:  # noqa: SLF001
+        raise RuntimeError(f"{event} has already been triggered")
+    event._ok = True  # noqa: SLF001
+    event._value = None  # noqa: SLF001
+    env = event.env
+    heappush(env._queue, (env._now, NORMAL, next(env._eid), event))  # noqa: SLF001
+
+
+def _urgent(env: simpy.Environment, ok: bool, value: Any, callback: Any) -> Event:
+    """An event processed now, before ordinary events due now, calling ``callback``."""
+    event = Event.__new__(Event)
+    event.env = env
+    event.callbacks = [callback]
+    event._ok = ok  # noqa: SLF001
+    event._value = value  # noqa: SLF001
+    if not ok:
+        event._defused = True  # noqa: SLF001
+    heappush(env._queue, (env._now, URGENT, next(env._eid), event))  # noqa: SLF001
+    return event
+
+
+class Life:
+    """A person's life: a generator of events, resumed with each one's value when it is
+    processed (or sent its exception when it failed).
+
+    :param env: the environment.
+    :param generator: the life; it starts when an urgent event made now is processed.
+    """
+
+    def __init__(self, env: simpy.Environment, generator: Generator[Any, Any, Any]) -> None:
+        self.env = env
+        self.generator: Generator[Any, Any, Any] | None = generator
+        self.target: Any = _urgent(env, True, None, self.resume)
+
+    @property
+    def is_alive(self) -> bool:
+        """Whether the life has not ended yet."""
+        return self.generator is not None
+
+    def resume(self, event: Any) -> None:
+        """Send ``event``'s value (or throw its exception) into the life, until it yields
+        an event that has not happened yet, or ends."""
+        generator = self.generator
+        assert generator is not None
+        while True:
+            try:
+                if event._ok:  # noqa: SLF001
+                    event = generator.send(event._value)  # noqa: SLF001
+                else:
+                    event._defused = True  # noqa: SLF001
+                    event = generator.throw(event._value)  # noqa: SLF001
+            except StopIteration:
+                self.generator = self.target = None
+                next(self.env._eid)  # noqa: SLF001 - the end SimPy would schedule
+                return
+            callbacks = event.callbacks
+            if callbacks is not None:
+                callbacks.append(self.resume)
+                self.target = event
+                return
+
+    def interrupt(self, cause: Any = None) -> None:
+        """Throw ``simpy.Interrupt(cause)`` into the life at its wait, now, before the
+        ordinary events due now (as ``simpy.Process.interrupt``)."""
+        if self.generator is None:
+            raise RuntimeError(f"{self} has terminated and cannot be interrupted.")
+        _urgent(self.env, False, Interrupt(cause), self._interrupted)
+
+    def _interrupted(self, event: Any) -> None:
+        if self.generator is None:
+            return  # the life ended before the interrupt was processed
+        self.target.callbacks.remove(self.resume)
+        self.resume(event)
+
