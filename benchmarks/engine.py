@@ -43,9 +43,8 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.mmc import ciw_run, simpy_run, treatsim_run  # noqa: E402
 from benchmarks.scenarios import hampshire_data, hampshire_scale, national  # noqa: E402
-from sim.model import Model, simulate  # noqa: E402
+from sim.model import simulate  # noqa: E402
 from sim.native import PURE_VARIABLE, build_of  # noqa: E402
-from sim.streams import Streams  # noqa: E402
 
 PURE = "this checkout, pure Python"
 """The race's name for this checkout run from its sources."""
@@ -177,11 +176,11 @@ def national_run(years: int) -> None:
     sc = national(years)
     people = sc.population.initial.community + sc.population.initial.in_treatment
     t0 = time.perf_counter()
-    rec = Model(sc, Streams(sc.run.seed, 0)).run()
+    rec = simulate(sc, sc.run.seed, 0)
     wall = time.perf_counter() - t0
     rss_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     t0 = time.perf_counter()
-    gc.collect()  # what the run leaves to Python's collector: one walk over its records
+    gc.collect()  # one walk over what the run leaves: its records (its world is freed)
     collect = time.perf_counter() - t0
     alive = sum(v for k, v in rec.final_states.items() if k not in ("dead", "moved_away"))
     print(f"national ({years}-year replication of scenarios/england_national.yaml, "

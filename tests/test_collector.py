@@ -153,3 +153,31 @@ def test_a_replication_leaves_its_world_to_be_counted(monkeypatch):
     del first
     Model(sc, Streams(1, 1)).run()
     assert env() is None
+
+
+
+def test_a_released_replication_is_freed_without_the_cyclic_collector():
+    """What ``simulate`` does after a run: undo the replication's cycles (waiting events,
+    lives and the generators they drive), so that reference counting frees its world. With
+    the collector off, a full collection once the model is gone finds well under 1% of the
+    objects the replication made (without the release, all of them)."""
+    sc = small({})
+    gc.collect()
+    was = gc.isenabled()
+    try:
+        found = {}
+        for release in (False, True):
+            model = Model(sc, Streams(3, 0))
+            records = model.run()
+            gc.disable()
+            if release:
+                model.release()
+            objects = model.collector.made
+            del model
+            found[release] = gc.collect()
+            assert records.episodes  # the records outlive the world
+    finally:
+        if was:
+            gc.enable()
+    assert found[False] > 0.5 * objects
+    assert found[True] < 0.01 * objects

@@ -132,6 +132,10 @@ class Life:
                 self.target = event
                 return
 
+    def stop(self) -> None:
+        """End the life where it waits, without resuming it (the replication is over)."""
+        self.generator = self.target = None
+
     def interrupt(self, cause: Any = None) -> None:
         """Throw ``simpy.Interrupt(cause)`` into the life at its wait, now, before the
         ordinary events due now (as ``simpy.Process.interrupt``)."""

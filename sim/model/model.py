@@ -82,6 +82,7 @@ class Model:
         self.world = World(scenario, streams)
         self.phases = scenario.phases()
         self.policies = sorted(scenario.policies, key=lambda policy: policy.date)
+        self.collector = PausedCollector()  # the one that runs the replication (see run)
 
     # ------------------------------------------------------------------ running
 
@@ -89,10 +90,8 @@ class Model:
         """Create the day-0 population and the system processes (call once)."""
         env = self.world.env
         self._populate()
-        Life(env, self._incidence())
-        Life(env, self._policies())
-        Life(env, self._snapshots())
-        Life(env, self._hat_medicine())
+        for process in (self._incidence, self._policies, self._snapshots, self._hat_medicine):
+            Life(env, process())
 
     def run(self) -> Records:
         """Run the replication to the end of follow-up and return its records."""
@@ -101,7 +100,8 @@ class Model:
         # due on the last day is taken
         until = self.world.end_day + 1e-6
         with PausedCollector() as collector:
-            self.start()  # paused too: a national day-0 population set off ~700 collections
+            self.collector = collector
+            self.start()  # paused too (16x Hampshire's day-0 population set off 734 collections)
             stop = CHUNK_DAYS
             while stop < until:
                 run_until(env, stop)
@@ -121,6 +121,20 @@ class Model:
             warmup_years=world.run.warmup_years, years=world.run.years,
             events=_event_count(world.env),
         )
+
+    def release(self) -> None:
+        """Undo the reference cycles of a finished replication (the events waiting in the
+        queue, each life where it waits), so that its world is freed as soon as the last
+        reference to the model goes, without Python's cyclic collector walking it."""
+        world = self.world
+        queue = world.env._queue  # noqa: SLF001 - SimPy keeps no public way to empty it
+        for entry in queue:
+            entry[3].callbacks = None  # type: ignore[assignment]  # a life and its event hold each other
+        queue.clear()
+        for person in world.people:
+            if person.process is not None:
+                person.process.stop()  # a life waiting for a place, not in the queue
+                person.process = None
 
     # ------------------------------------------------------------------ people
 
@@ -269,4 +283,8 @@ def _event_count(env: simpy.Environment) -> int:
 
 def simulate(scenario: Scenario, seed: int, replication: int) -> Records:
     """Run replication ``replication`` of ``scenario`` with base seed ``seed``."""
-    return Model(scenario, Streams(seed, replication)).run()
+    model = Model(scenario, Streams(seed, replication))
+    records = model.run()
+    model.release()
+    model.collector.released()
+    return records
