@@ -160,7 +160,8 @@ def test_a_released_replication_is_freed_without_the_cyclic_collector():
     """What ``simulate`` does after a run: undo the replication's cycles (waiting events,
     lives and the generators they drive), so that reference counting frees its world. With
     the collector off, a full collection once the model is gone finds well under 1% of the
-    objects the replication made (without the release, all of them)."""
+    objects the replication made (without the release, a fifth to two thirds of them, as
+    uncompiled or compiled)."""
     sc = small({})
     gc.collect()
     was = gc.isenabled()
@@ -179,5 +180,5 @@ def test_a_released_replication_is_freed_without_the_cyclic_collector():
     finally:
         if was:
             gc.enable()
-    assert found[False] > 0.5 * objects
     assert found[True] < 0.01 * objects
+    assert found[False] > 20 * max(found[True], 1)

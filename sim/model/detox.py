@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
-import simpy
-
 from .hazards import INF, draw_from
-from .kernel import timeout
+from .kernel import Wait, timeout
 from .outcomes import BED_AVAILABLE, DETOX, DETOX_INPATIENT, DIED, DROPOUT, StepEnd, step_end
 from .people import Person
 from .world import World
@@ -17,7 +15,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..scenario import Detox
 
 
-def detox(world: World, person: Person) -> Generator[simpy.Event, Any, StepEnd]:
+def detox(world: World, person: Person) -> Generator[Wait, Any, StepEnd]:
     """A community or inpatient detox; returns how it ended (its outcome is drawn at the
     start, a drop-out leaving after a uniform share of the duration, in days)."""
     rng = person.rng
@@ -51,7 +49,7 @@ def detox(world: World, person: Person) -> Generator[simpy.Event, Any, StepEnd]:
     return step_end(outcome)
 
 
-def _find_bed(world: World, person: Person, params: Detox) -> Generator[simpy.Event, Any, bool]:
+def _find_bed(world: World, person: Person, params: Detox) -> Generator[Wait, Any, bool]:
     """For the inpatient share, wait up to ``bed_wait_max_days`` for a bed; True if one
     was taken (it must be released at the end)."""
     if not (params.inpatient_beds > 0 and person.rng.random() < params.inpatient_share):

@@ -6,7 +6,7 @@ queue of ``(day, priority, number, event)`` entries, its event counter and clock
 the same entries pushed in the same order:
 
 * :func:`run_until` processes events before a day, as repeated ``Environment.step``;
-* :func:`timeout` makes the event ``Environment.timeout`` makes;
+* :func:`timeout` schedules a :class:`Timer`, SimPy's ``Timeout`` with fixed attributes;
 * :class:`Life` drives a person's generator as ``simpy.Process`` does (started by an
   urgent event, resumed by each event it yields, interrupted by an urgent failed event),
   but is not itself an event: nothing waits for a life to end, so its end is counted
@@ -23,7 +23,10 @@ from heapq import heappop, heappush
 from typing import Any
 
 import simpy
-from simpy.events import NORMAL, PENDING, URGENT, Event, Interrupt, Timeout
+from simpy.events import NORMAL, PENDING, URGENT, Event, Interrupt
+
+Wait = Any
+"""What a life yields to wait: a SimPy event, a condition of events, or a :class:`Timer`."""
 
 
 def run_until(env: simpy.Environment, stop: float) -> None:
@@ -33,6 +36,14 @@ def run_until(env: simpy.Environment, stop: float) -> None:
     while queue and queue[0][0] < stop:
         day, _, _, event = heappop(queue)
         env._now = day  # noqa: SLF001
+        if isinstance(event, Timer):
+            timer: Timer = event
+            callbacks = timer.callbacks
+            timer.callbacks = None
+            assert callbacks is not None
+            for callback in callbacks:
+                callback(timer)
+            continue
         callbacks = event.callbacks
         event.callbacks = None
         for callback in callbacks:
@@ -41,18 +52,45 @@ def run_until(env: simpy.Environment, stop: float) -> None:
             raise event._value  # noqa: SLF001 - a failed event nobody handled
 
 
-def timeout(env: simpy.Environment, delay: float) -> simpy.Event:
-    """An event ``delay`` days from now (what ``env.timeout(delay)`` makes and schedules)."""
-    if delay < 0:
-        raise ValueError(f"Negative delay {delay}")
-    event = Timeout.__new__(Timeout)
-    event.env = env
-    event.callbacks = []
-    event._value = None  # noqa: SLF001 - as Timeout.__init__ sets it
-    event._delay = delay  # noqa: SLF001
-    event._ok = True  # noqa: SLF001
-    heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), event))  # noqa: SLF001
-    return event
+class Timer:
+    """An event ``delay`` days after it was made, which nothing can fail: SimPy's
+    ``Timeout`` with fixed attributes (read directly by the compiled loop), usable in
+    SimPy's conditions (``ev | timer``) like any event.
+
+    :param env: the environment.
+    :param delay: days from now (not negative).
+    """
+
+    def __init__(self, env: simpy.Environment, delay: float) -> None:
+        if delay < 0:
+            raise ValueError(f"Negative delay {delay}")
+        self.env = env
+        self.callbacks: list[Any] | None = []
+        self._ok = True
+        self._value: Any = None
+        self._delay = delay
+
+    @property
+    def triggered(self) -> bool:
+        """Always true: a timer is triggered when made (as SimPy's ``Timeout``)."""
+        return True
+
+    @property
+    def processed(self) -> bool:
+        """Whether its day has come and its callbacks have run."""
+        return self.callbacks is None
+
+    def __repr__(self) -> str:
+        return f"<Timer({self._delay}) object at {id(self):#x}>"
+
+
+def timeout(env: simpy.Environment, delay: float) -> Wait:
+    """An event ``delay`` days from now, scheduled as ``env.timeout(delay)`` schedules its
+    own."""
+    timer = Timer(env, delay)
+    queue: list[Any] = env._queue  # noqa: SLF001
+    heappush(queue, (env._now + delay, NORMAL, next(env._eid), timer))  # noqa: SLF001
+    return timer
 
 
 def clock(env: simpy.Environment) -> float:
@@ -126,9 +164,13 @@ class Life:
                 self.generator = self.target = None
                 next(self.env._eid)  # noqa: SLF001 - the end SimPy would schedule
                 return
-            callbacks = event.callbacks
-            if callbacks is not None:
-                callbacks.append(self.resume)
+            if isinstance(event, Timer):
+                timer: Timer = event
+                waiting = timer.callbacks
+            else:
+                waiting = event.callbacks
+            if waiting is not None:
+                waiting.append(self.resume)
                 self.target = event
                 return
 

@@ -19,7 +19,7 @@ from typing import Any
 import simpy
 
 from .hazards import draw_from
-from .kernel import timeout
+from .kernel import Wait, timeout
 from .outcomes import LONG_ACTING, OST, TRANSITION, MoveTo, StepEnd
 from .people import Person
 from .stay import Stay
@@ -28,7 +28,7 @@ from .world import World
 
 
 def maintenance(world: World, person: Person, modality: str, elapsed_days: float,
-                forced: str | None) -> Generator[simpy.Event, Any, StepEnd]:
+                forced: str | None) -> Generator[Wait, Any, StepEnd]:
     """A stay in OST, psychosocial or HAT, ``elapsed_days`` into it (people carried in on
     day 0); ``forced`` is an OST formulation a transition chose. Returns how it ended."""
     _start_segment(world, person, modality, forced)

@@ -36,7 +36,7 @@ from .after_treatment import after_treatment, recovered
 from .collector import PausedCollector
 from .community import community, custody
 from .hazards import INF, PAST
-from .kernel import Life, clock, run_until, timeout
+from .kernel import Life, Wait, clock, run_until, timeout
 from .people import (
     AFTER_TREATMENT,
     COMMUNITY,
@@ -65,7 +65,7 @@ STAGES: dict[int, Callable[[World, Person], Stage]] = {
 }
 """The stage a person in each (non-absorbing, not in-treatment) state goes through next."""
 
-Process = Generator[simpy.Event, Any, None]
+Process = Generator[Wait, Any, None]
 
 CHUNK_DAYS = 28.0
 """Simulated days between the pauses in which the garbage collector may run (days)."""

@@ -8,7 +8,7 @@ from typing import Any
 import simpy
 
 from .hazards import INF, draw_from
-from .kernel import clock, timeout
+from .kernel import Wait, clock, timeout
 from .outcomes import (
     DIED,
     DROPOUT,
@@ -27,7 +27,7 @@ from .world import World
 WEEK_DAYS = 7.0
 
 
-def rehab(world: World, person: Person, funded: bool) -> Generator[simpy.Event, Any, StepEnd]:
+def rehab(world: World, person: Person, funded: bool) -> Generator[Wait, Any, StepEnd]:
     """A residential placement, priced at its drawn duration (days) and bought from the
     year's budget unless a closure plan has ``funded`` it; a refused placement moves the
     person to their maintenance route. Returns how the step ended."""

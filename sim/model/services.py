@@ -19,7 +19,7 @@ from typing import Any
 import simpy
 
 from ..vocab import DAYS_PER_YEAR
-from .kernel import Life, clock, pending, succeed, timeout
+from .kernel import Life, Wait, clock, pending, succeed, timeout
 
 GOOD_PRACTICE_CASELOAD = 40.0
 """Caseload per keyworker above which days are counted as over good practice (Black review)."""
@@ -244,7 +244,7 @@ class TriageClinic:
         except ValueError:
             pass
 
-    def _weeks(self) -> Generator[simpy.Event, Any, None]:
+    def _weeks(self) -> Generator[Wait, Any, None]:
         while True:
             yield timeout(self.env, WEEK_DAYS)
             capacity = self.capacity_per_week
@@ -294,7 +294,7 @@ class RehabBudget:
             self.remaining += (budget_per_year_gbp - old) * max(0.0, left) / DAYS_PER_YEAR
         self.budget_per_year_gbp = budget_per_year_gbp
 
-    def _years(self, first: float) -> Generator[simpy.Event, Any, None]:
+    def _years(self, first: float) -> Generator[Wait, Any, None]:
         self._next_reset = first if first > 0 else DAYS_PER_YEAR
         if first > 0:
             yield timeout(self.env, first)

@@ -8,7 +8,7 @@ from typing import Any
 import simpy
 
 from ..vocab import DAYS_PER_YEAR
-from .kernel import clock, timeout
+from .kernel import Wait, clock, timeout
 from .outcomes import CUSTODY_WAITING, DIED_WAITING, GAVE_UP_WAITING, TRIAGED_ONLY
 from .people import COMMUNITY, CUSTODY, IN_TREATMENT, KEYWORKER_WAIT, Person
 from .steps import entry_modality
@@ -60,7 +60,7 @@ def triage(world: World, person: Person) -> Stage:
 
 
 def wait_for_place(world: World, person: Person, ev: simpy.Event, give_up_per_year: float,
-                   custody: bool = False) -> Generator[simpy.Event, Any, str | None]:
+                   custody: bool = False) -> Generator[Wait, Any, str | None]:
     """Wait for ``ev`` (a place) while death, giving up (``give_up_per_year``) and, with
     ``custody``, custody at the community rate compete (rates read when the wait starts).
 

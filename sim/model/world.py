@@ -20,7 +20,7 @@ from ..streams import Streams
 from ..vocab import DAYS_PER_YEAR, OCU
 from .draws import PersonStream
 from .hazards import INF, death_rate_per_day, next_boundary
-from .kernel import clock
+from .kernel import Wait, clock
 from .monitor import Monitor
 from .mortality import death_place
 from .outcomes import CLOSABLE, HAT, ONGOING, REHAB, SEGMENT_MODALITIES
@@ -34,7 +34,7 @@ from .people import (
 from .records import Death, Episode, Relapse, Segment
 from .services import KeyworkerPool, Pool, RehabBudget, TriageClinic
 
-Stage: TypeAlias = Generator[simpy.Event, Any, int | None]
+Stage: TypeAlias = Generator[Wait, Any, int | None]
 """A stage of a life: a SimPy generator that returns the person's next state (``None``
 when their life in the model is over)."""
 
