@@ -18,6 +18,7 @@ same byte for byte as with SimPy's own loop (the golden-output tests hold this).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Generator
 from heapq import heappop, heappush
 from typing import Any
@@ -84,12 +85,65 @@ class Timer:
         return f"<Timer({self._delay}) object at {id(self):#x}>"
 
 
+class Calendar:
+    """Timers due on or after :attr:`horizon` wait outside SimPy's heap, in buckets of
+    ``width`` days, until :meth:`open_until` lets their bucket's days in.
+
+    A heap costs time in proportion to the logarithm of its size, and a large one misses
+    the processor's cache; most of a person's timers are months or years away. The
+    entries are SimPy's own, numbered when made, and every entry due before the day the
+    loop runs to is in the heap by then, so the events come out in the same order.
+
+    :param width: days in a bucket (the loop's chunk, so that a bucket opens whole).
+    """
+
+    def __init__(self, width: float) -> None:
+        self.width = width
+        self.horizon = math.inf  # timers due from this day on go to a bucket
+        self.far: dict[int, list[Any]] = {}  # bucket number (day // width) -> entries
+        self.opened = 0  # buckets before this one are in the heap
+
+    def open_until(self, env: simpy.Environment, stop: float) -> None:
+        """Move every waiting entry due before day ``stop`` into the heap (whole buckets),
+        and send timers made from now on that are due on or after ``stop`` to buckets."""
+        queue: list[Any] = env._queue  # noqa: SLF001
+        far = self.far
+        while self.opened * self.width < stop and far:
+            for entry in far.pop(self.opened, ()):
+                heappush(queue, entry)
+            self.opened += 1
+        self.horizon = stop
+
+    def entries(self) -> list[Any]:
+        """Every entry still waiting in a bucket (in no particular order)."""
+        return [entry for bucket in self.far.values() for entry in bucket]
+
+    def clear(self) -> None:
+        """Forget every waiting entry."""
+        self.far.clear()
+
+
+def attach_calendar(env: simpy.Environment, width: float) -> Calendar:
+    """Give ``env`` a :class:`Calendar` of buckets ``width`` days wide (its horizon
+    infinite until :meth:`Calendar.open_until` is called); returns it."""
+    calendar = Calendar(width)
+    setattr(env, "calendar", calendar)  # noqa: B010 - SimPy's class has no such attribute
+    return calendar
+
+
 def timeout(env: simpy.Environment, delay: float) -> Wait:
     """An event ``delay`` days from now, scheduled as ``env.timeout(delay)`` schedules its
-    own."""
+    own (into the environment's :class:`Calendar` if it has one and the day is beyond its
+    horizon)."""
     timer = Timer(env, delay)
-    queue: list[Any] = env._queue  # noqa: SLF001
-    heappush(queue, (env._now + delay, NORMAL, next(env._eid), timer))  # noqa: SLF001
+    day = env._now + delay  # noqa: SLF001
+    entry = (day, NORMAL, next(env._eid), timer)  # noqa: SLF001
+    calendar: Calendar | None = getattr(env, "calendar", None)
+    if calendar is not None and calendar.horizon <= day < math.inf:
+        calendar.far.setdefault(int(day // calendar.width), []).append(entry)
+    else:
+        queue: list[Any] = env._queue  # noqa: SLF001
+        heappush(queue, entry)
     return timer
 
 

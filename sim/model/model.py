@@ -36,7 +36,7 @@ from .after_treatment import after_treatment, recovered
 from .collector import PausedCollector
 from .community import community, custody
 from .hazards import INF, PAST
-from .kernel import Life, Wait, clock, run_until, timeout
+from .kernel import Calendar, Life, Wait, attach_calendar, clock, run_until, timeout
 from .people import (
     AFTER_TREATMENT,
     COMMUNITY,
@@ -99,14 +99,18 @@ class Model:
         # SimPy stops *before* events at ``until``: go a hair past so the snapshot
         # due on the last day is taken
         until = self.world.end_day + 1e-6
+        calendar = attach_calendar(env, CHUNK_DAYS)
         with PausedCollector() as collector:
             self.collector = collector
+            calendar.open_until(env, CHUNK_DAYS)
             self.start()  # paused too (16x Hampshire's day-0 population set off 734 collections)
             stop = CHUNK_DAYS
             while stop < until:
+                calendar.open_until(env, stop)
                 run_until(env, stop)
                 collector.between_chunks()
                 stop += CHUNK_DAYS
+            calendar.open_until(env, until)
             env.run(until=until)
             return self.finish()  # still paused: the records made here trigger no collection
 
@@ -127,10 +131,15 @@ class Model:
         queue, each life where it waits), so that its world is freed as soon as the last
         reference to the model goes, without Python's cyclic collector walking it."""
         world = self.world
-        queue = world.env._queue  # noqa: SLF001 - SimPy keeps no public way to empty it
-        for entry in queue:
+        env = world.env
+        queue = env._queue  # noqa: SLF001 - SimPy keeps no public way to empty it
+        calendar: Calendar | None = getattr(env, "calendar", None)
+        waiting = queue + calendar.entries() if calendar is not None else queue
+        for entry in waiting:
             entry[3].callbacks = None  # type: ignore[assignment]  # a life and its event hold each other
         queue.clear()
+        if calendar is not None:
+            calendar.clear()
         for person in world.people:
             if person.process is not None:
                 person.process.stop()  # a life waiting for a place, not in the queue

@@ -1,0 +1,103 @@
+"""The compiled loop over SimPy's queue processes the same events in the same order as
+SimPy's own (``Environment.step``, ``Process``, ``Timeout``)."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import simpy
+
+from sim.model.kernel import Life, attach_calendar, run_until, timeout
+
+pytestmark = pytest.mark.unit
+
+END = 1000.0
+
+
+def _walker(env: simpy.Environment, pid: int, seen: list, wait, interrupted: list):
+    """Wait random gaps (some far beyond a bucket, some zero), noting each day; note an
+    interrupt and go on."""
+    rng = random.Random(pid)
+    while True:
+        gap = rng.choice([0.0, rng.expovariate(1 / 3), rng.expovariate(1 / 400)])
+        try:
+            yield wait(env, gap)
+        except simpy.Interrupt as stop:
+            interrupted.append((env.now, pid, stop.cause))
+            continue
+        seen.append((env.now, pid))
+
+
+def _run(kernel: bool) -> tuple[list, list, int]:
+    """Days and ids as each walker wakes, and the events made, through SimPy's loop or the
+    kernel's (with a calendar of 28-day buckets)."""
+    env = simpy.Environment()
+    seen: list = []
+    interrupted: list = []
+    if kernel:
+        calendar = attach_calendar(env, 28.0)
+        calendar.open_until(env, 28.0)
+        lives = [Life(env, _walker(env, pid, seen, timeout, interrupted)) for pid in range(60)]
+    else:
+        lives = [env.process(_walker(env, pid, seen, lambda e, d: e.timeout(d), interrupted))
+                 for pid in range(60)]
+
+    def interrupter(env: simpy.Environment):
+        for day in (10.0, 55.5, 300.0):
+            yield env.timeout(day - env.now)
+            for life in lives[::7]:
+                life.interrupt(f"at {day}")
+
+    env.process(interrupter(env))
+    if kernel:
+        stop = 28.0
+        while stop < END:
+            calendar.open_until(env, stop)
+            run_until(env, stop)
+            stop += 28.0
+        calendar.open_until(env, END)
+    env.run(until=END)
+    return seen, interrupted, next(env._eid)  # noqa: SLF001
+
+
+def test_the_kernel_processes_the_same_events_in_the_same_order_as_simpy():
+    simpy_seen, simpy_interrupted, simpy_events = _run(kernel=False)
+    seen, interrupted, events = _run(kernel=True)
+    assert len(seen) > 400 and len(interrupted) == 3 * 9
+    assert seen == simpy_seen
+    assert interrupted == simpy_interrupted
+    assert events == simpy_events  # a life's end is counted as SimPy schedules it
+
+
+def test_a_timer_works_in_simpy_conditions():
+    env = simpy.Environment()
+    place = env.event()
+    got = []
+
+    def waiter(env: simpy.Environment):
+        timer = timeout(env, 5.0)
+        value = yield place | timer
+        got.append((env.now, timer in value, place.triggered))
+
+    Life(env, waiter(env))
+    env.run()
+    assert got == [(5.0, True, False)]
+
+
+def test_a_timer_refuses_a_negative_delay():
+    with pytest.raises(ValueError, match="Negative delay"):
+        timeout(simpy.Environment(), -1.0)
+
+
+def test_a_life_that_ended_cannot_be_interrupted():
+    env = simpy.Environment()
+
+    def short(env: simpy.Environment):
+        yield timeout(env, 1.0)
+
+    life = Life(env, short(env))
+    env.run()
+    assert not life.is_alive
+    with pytest.raises(RuntimeError, match="terminated"):
+        life.interrupt()
