@@ -22,6 +22,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 CESSATION, MOVING_AWAY, TO_CUSTODY = range(len(SOURCES), len(SOURCES) + 3)
 """Indices of the non-referral clocks, after one referral clock per source."""
+COMMUNITY_RATES = "community"
+"""The kind of rates kept per attribute profile for the community clocks."""
 PRISON = SOURCES.index("prison_release")
 """Index of the referral clock after release from custody (running only in its window)."""
 
@@ -71,8 +73,10 @@ def community_rates(world: World, person: Person,
     rate per source, then cessation, moving away and custody), their total, and the day
     until which they hold (the next policy date, or the end of a release window)."""
     params = world.parameters
-    rates, total, prison = world.profile_rates("community", person,
-                                               lambda: _profile_rates(params, person))
+    kept = world.cached_rates(COMMUNITY_RATES, person)
+    if kept is None:
+        kept = world.keep_rates(COMMUNITY_RATES, person, _profile_rates(params, person))
+    rates, total, prison = kept
     boundary = world.next_boundary(now)
     if person.release_day is not None:
         until = person.release_day + params.referral.prison_release.window_days

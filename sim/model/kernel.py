@@ -171,17 +171,16 @@ def succeed(event: simpy.Event) -> None:
     heappush(env._queue, (env._now, NORMAL, next(env._eid), event))  # noqa: SLF001
 
 
-def _urgent(env: simpy.Environment, ok: bool, value: Any, callback: Any) -> Event:
-    """An event processed now, before ordinary events due now, calling ``callback``."""
+def _interruption(env: simpy.Environment, cause: Any, callback: Any) -> None:
+    """Schedule, now and before ordinary events due now, a failed event carrying
+    ``simpy.Interrupt(cause)`` that calls ``callback`` (SimPy's ``Interruption``)."""
     event = Event.__new__(Event)
     event.env = env
     event.callbacks = [callback]
-    event._ok = ok  # noqa: SLF001
-    event._value = value  # noqa: SLF001
-    if not ok:
-        event._defused = True  # noqa: SLF001
+    event._ok = False  # noqa: SLF001
+    event._value = Interrupt(cause)  # noqa: SLF001
+    event._defused = True  # noqa: SLF001
     heappush(env._queue, (env._now, URGENT, next(env._eid), event))  # noqa: SLF001
-    return event
 
 
 class Life:
@@ -195,7 +194,12 @@ class Life:
     def __init__(self, env: simpy.Environment, generator: Generator[Any, Any, Any]) -> None:
         self.env = env
         self.generator: Generator[Any, Any, Any] | None = generator
-        self.target: Any = _urgent(env, True, None, self.resume)
+        start = Timer(env, 0.0)  # SimPy's Initialize: an urgent event now
+        assert start.callbacks is not None
+        start.callbacks.append(self.resume)
+        queue: list[Any] = env._queue  # noqa: SLF001
+        heappush(queue, (env._now, URGENT, next(env._eid), start))  # noqa: SLF001
+        self.target: Any = start
 
     @property
     def is_alive(self) -> bool:
@@ -237,7 +241,7 @@ class Life:
         ordinary events due now (as ``simpy.Process.interrupt``)."""
         if self.generator is None:
             raise RuntimeError(f"{self} has terminated and cannot be interrupted.")
-        _urgent(self.env, False, Interrupt(cause), self._interrupted)
+        _interruption(self.env, cause, self._interrupted)
 
     def _interrupted(self, event: Any) -> None:
         if self.generator is None:

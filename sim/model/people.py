@@ -69,7 +69,8 @@ class Person:
     __slots__ = (
         "pid", "rng", "attrs", "state", "exit_day", "exit_route", "release_day", "episodes",
         "episode", "modality", "segment_start", "segment_gbp_per_day", "process",
-        "treatment_year", "using_year", "ever_treated", "cache", "dynamic_cache", "profile",
+        "treatment_year", "treatment_from", "treatment_to", "using_year", "using_from",
+        "using_to", "ever_treated", "cache", "dynamic_cache", "profile",
     )
 
     def __init__(self, pid: int, rng: PersonStream, attrs: dict[str, str]) -> None:
@@ -86,8 +87,10 @@ class Person:
         self.segment_start = 0.0  # day the current modality segment started
         self.segment_gbp_per_day = 0.0  # cost per day of the current modality segment
         self.process: Any = None
-        self.treatment_year = -1  # last model year counted in treatment during the year
-        self.using_year = -1  # last model year counted as using during the year
+        # model years (see World.new_year): the last one they joined in, and when their
+        # last stay in treatment (using) began and ended; -1 for never
+        self.treatment_year = self.treatment_from = self.treatment_to = -1
+        self.using_year = self.using_from = self.using_to = -1
         self.ever_treated = False
         self.cache: dict[int, float] = {}  # id(multiplier table) -> factor for this person
         self.dynamic_cache: dict[int, float] = {}  # the same, for tables on dynamic attributes
@@ -130,7 +133,8 @@ class Person:
     def profile_key(self) -> tuple[str | None, ...]:
         """The person's attribute levels in the order of :data:`ATTRIBUTE_NAMES` (``None``
         for one they do not have): equal for people with equal attributes."""
-        return tuple(map(self.attrs.get, ATTRIBUTE_NAMES))
+        attrs = self.attrs
+        return tuple([attrs.get(name) for name in ATTRIBUTE_NAMES])
 
     def retire(self) -> None:
         """Free what a person whose life in the model has ended (dead or moved away) no

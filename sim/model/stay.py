@@ -110,8 +110,10 @@ def stay_rates(world: World, person: Person, modality: str, params: Scenario) ->
     """
     if modality == HAT and not params.modalities.hat.open:
         raise ServiceClosed(OST)  # closed without a plan reaching this person
-    return world.profile_rates(modality, person,
-                               lambda: _stay_rates(world, person, modality, params))
+    rates = world.cached_rates(modality, person)
+    if rates is None:
+        rates = world.keep_rates(modality, person, _stay_rates(world, person, modality, params))
+    return rates  # type: ignore[no-any-return]
 
 
 def _stay_rates(world: World, person: Person, modality: str, params: Scenario) -> StayRates:

@@ -88,7 +88,7 @@ def exit_treatment(world: World, person: Person, reason: str) -> int | None:
         reason = unplanned_kind(world)
     episode.exit_reason = reason
     world.keyworkers.release()
-    world.in_treatment.discard(person)
+    world.leave_treatment(person)
     if "ost_setting" in person.attrs:
         person.set_attr("ost_setting", None)
         person.set_attr("ost_formulation", None)

@@ -10,7 +10,7 @@ methods; nothing outside reaches into its private state.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Generator, Mapping
 from typing import Any, TypeAlias
 
 import simpy
@@ -77,7 +77,7 @@ class World:
         self.rehab_places = Pool(env, INF)
         self.rehab_budget = RehabBudget(env, scenario.modalities.rehab.budget_per_year_gbp,
                                         first_april(scenario.run.start_date))
-        self.profile_cache: dict[tuple[str, int], Any] = {}
+        self.profile_cache: dict[str, dict[int, Any]] = {}
         """Rates under the parameters in force, by kind and attribute profile (cleared by a
         policy)."""
         self.profiles: dict[tuple[str | None, ...], int] = {}
@@ -88,6 +88,8 @@ class World:
         self.in_modality = dict.fromkeys(SEGMENT_MODALITIES, 0)
         """People in each modality's segment now."""
         self.naive_using = [0, 0]
+        self.using_ocu = 0
+        """People using opiates or crack now."""
         """People using who were never treated: all, and those using opiates or crack."""
         self.occupants: dict[str, set[Person]] = {service: set() for service in CLOSABLE}
         self.end_day = self.run.horizon_days + self.run.follow_up_days
@@ -95,17 +97,20 @@ class World:
 
     # ------------------------------------------------------------------ rates by profile
 
-    def profile_rates(self, kind: str, person: Person, build: Callable[[], Any]) -> Any:
-        """Rates of ``kind`` for everyone with the attributes of ``person``: ``build()``
-        once per attribute profile under the parameters in force (a policy clears them)."""
+    def cached_rates(self, kind: str, person: Person) -> Any:
+        """Rates of ``kind`` kept for everyone with the attributes of ``person`` under the
+        parameters in force (``None`` if none are kept: build them, :meth:`keep_rates`)."""
         profile = person.profile
         if profile < 0:
             profiles = self.profiles
             profile = person.profile = profiles.setdefault(person.profile_key(), len(profiles))
-        key = (kind, profile)
-        rates = self.profile_cache.get(key)
-        if rates is None:
-            rates = self.profile_cache[key] = build()
+        kept = self.profile_cache.get(kind)
+        return None if kept is None else kept.get(profile)
+
+    def keep_rates(self, kind: str, person: Person, rates: Any) -> Any:
+        """Keep ``rates`` of ``kind`` for everyone with the attributes of ``person`` (after
+        :meth:`cached_rates`) until a policy changes the parameters; returns them."""
+        self.profile_cache.setdefault(kind, {})[person.profile] = rates
         return rates
 
     # ------------------------------------------------------------------ time
@@ -139,9 +144,7 @@ class World:
             if old not in USING_STATES:
                 self.mark_using(person)
         elif old in USING_STATES:
-            self.using.discard(person)
-            if not person.ever_treated:
-                self._count_naive(person, -1)
+            self.stop_using(person)
 
     def _count_naive(self, person: Person, change: int) -> None:
         naive = self.naive_using
@@ -158,36 +161,52 @@ class World:
 
     def mark_using(self, person: Person) -> None:
         """Count ``person`` as using, this year too."""
-        if person not in self.using and not person.ever_treated:
+        if person in self.using:
+            return
+        if not person.ever_treated:
             self._count_naive(person, 1)
         self.using.add(person)
-        if person.using_year != self.year:
-            person.using_year = self.year
+        ocu = person.attrs["substance"] in OCU
+        self.using_ocu += ocu
+        year = self.year
+        if not _counted(person.using_year, person.using_from, person.using_to, year):
             during = self.monitor.during_year
             during["using"][-1] += 1
-            if person.attrs["substance"] in OCU:
-                during["using_ocu"][-1] += 1
+            during["using_ocu"][-1] += ocu
+        person.using_year = person.using_from = year
+
+    def stop_using(self, person: Person) -> None:
+        """``person`` is no longer using (in treatment, recovered, dead or gone)."""
+        self.using.discard(person)
+        self.using_ocu -= person.attrs["substance"] in OCU
+        person.using_to = self.year
+        if not person.ever_treated:
+            self._count_naive(person, -1)
 
     def mark_in_treatment(self, person: Person) -> None:
         """Count ``person`` as in treatment, this year too."""
+        if person in self.in_treatment:
+            return
         self.in_treatment.add(person)
-        if person.treatment_year != self.year:
-            person.treatment_year = self.year
+        year = self.year
+        if not _counted(person.treatment_year, person.treatment_from, person.treatment_to,
+                        year):
             self.monitor.during_year["in_treatment"][-1] += 1
+        person.treatment_year = person.treatment_from = year
+
+    def leave_treatment(self, person: Person) -> None:
+        """``person``'s episode has ended."""
+        self.in_treatment.discard(person)
+        person.treatment_to = self.year
 
     def new_year(self) -> None:
-        """Start the next model year: everyone in treatment or using counts in it."""
+        """Start the next model year: everyone in treatment or using now counts in it (each
+        person's count is settled when they next join, see :func:`_counted`)."""
         self.year += 1
         during = self.monitor.during_year
-        for person in self.in_treatment:
-            person.treatment_year = self.year
         during["in_treatment"].append(len(self.in_treatment))
-        ocu = 0
-        for person in self.using:
-            person.using_year = self.year
-            ocu += person.attrs["substance"] in OCU
         during["using"].append(len(self.using))
-        during["using_ocu"].append(ocu)
+        during["using_ocu"].append(self.using_ocu)
 
     # ------------------------------------------------------------------ death
 
@@ -345,3 +364,11 @@ class World:
 def _by_pid(person: Person) -> int:
     """Sort key: a person's id (a stable order, unlike a set's)."""
     return person.pid
+
+
+def _counted(stamp: int, since: int, until: int, year: int) -> bool:
+    """Whether someone joining a group (using, in treatment) in model year ``year`` already
+    counts in it that year: they joined earlier in the year (``stamp``, the year they last
+    joined), or were in it when the year began (their last stay ran from year ``since``,
+    before it began, to year ``until``, after)."""
+    return stamp == year or since < year <= until
