@@ -15,16 +15,21 @@ frees nearly everything), so the collector is paused while events run:
   memory stays within about that much of the live heap, and a process that holds much
   else (a test run, a page server) walks its own heap once per that many objects, not
   once per replication;
-* the objects built before the loop (the scenario, the day-0 population) are frozen, so
-  no collection walks them while the run lasts;
+* the objects built before the pause (the scenario, the world) are frozen, so no
+  collection walks them while the run lasts; the day-0 population is made paused (at 16x
+  Hampshire's size it set off 734 collections) and counts with the first chunk;
 * the loop runs in short chunks of simulated time; between chunks, the objects made since
   the last collection are collected (the youngest generation only) once they outnumber
   those the loop has kept so far (and at least :data:`FLOOR` of them), and the survivors
-  are frozen in turn. The counts are CPython's own running counts, so neither a
-  collection nor a count walks the whole heap. Garbage can therefore never exceed about
-  the size of the live heap, each object is walked by at most one collection, and the
-  collections cost time in proportion to what the run keeps (full collections of a
-  national run's millions of records took seconds each time, and found nothing);
+  are frozen in turn. While collections find no garbage, the budget doubles, up to
+  :data:`GROWTH_MAX` times what is kept (the model's runs make none: at 16x Hampshire,
+  collections walked 1.3 s of objects and found nothing); one that finds garbage sets
+  it back. The counts are CPython's own running counts, so neither a collection nor a
+  count walks the whole heap. Garbage can therefore never exceed about the size of the
+  live heap once a run has made some (four times it before), each object is walked by at
+  most one collection, and the collections cost time in proportion to what the run keeps
+  (full collections of a national run's millions of records took seconds each time, and
+  found nothing);
 * the end of the replication (its closing records) runs paused too, so that it does not
   set off a full collection over everything the run made;
 * the collector is restored on leaving, even after an error. Pausing is counted, so
@@ -43,6 +48,10 @@ from types import TracebackType
 
 FLOOR = 200_000
 """Fewest new tracked objects (net of those freed) that trigger a collection between chunks."""
+GROWTH_MAX = 4
+"""Most the budget may grow to, as a multiple of the objects kept, while collections find
+no garbage (it doubles after each that finds none, and drops back to 1 after one that
+finds some)."""
 LEFT_FLOOR = 500_000
 """Tracked objects finished replications may leave uncollected before the next replication
 starts with a full collection (objects; a Hampshire-scale world is about 130,000)."""
@@ -70,6 +79,7 @@ class PausedCollector:
         self.budget = floor
         self.collections = 0
         self.kept = 0  # tracked objects the loop has made and kept so far (net)
+        self.growth = 1  # the budget's multiple of what is kept (see between_chunks)
         self.made = 0  # tracked objects of this replication: set-up, loop and end (net)
 
     def __enter__(self) -> PausedCollector:
@@ -89,6 +99,7 @@ class PausedCollector:
         gc.freeze()
         self.kept = 0
         self.budget = self.floor
+        self.growth = 1
         return self
 
     def between_chunks(self) -> None:
@@ -96,10 +107,12 @@ class PausedCollector:
         and freeze the survivors."""
         made = gc.get_count()[0]  # tracked objects made since the last collection, net
         if made > self.budget:
-            self.kept += made - gc.collect(0)
+            found = gc.collect(0)
+            self.kept += made - found
             gc.freeze()
             self.collections += 1
-            self.budget = max(self.floor, self.kept)
+            self.growth = 1 if found else min(2 * self.growth, GROWTH_MAX)
+            self.budget = max(self.floor, self.growth * self.kept)
 
     def released(self) -> None:
         """Say that the replication's reference cycles were undone after it ended

@@ -93,7 +93,7 @@ class PersonStream:
     def expovariate(self, lambd: float) -> float:
         """An exponential draw with rate ``lambd`` (per unit of the result), as
         :meth:`random.Random.expovariate` draws it."""
-        return -math.log(1.0 - self.random()) / lambd
+        return exponential(self.random(), lambd)
 
     def normalvariate(self, mu: float, sigma: float) -> float:
         """A normal draw: mean ``mu``, standard deviation ``sigma``. Kinderman and
@@ -119,3 +119,11 @@ class PersonStream:
         """A gamma draw: shape ``alpha``, scale ``beta``
         (:meth:`random.Random.gammavariate`'s method)."""
         return float(_STDLIB.gammavariate(self, alpha, beta))
+
+
+def exponential(uniform: float, lambd: float) -> float:
+    """The exponential draw with rate ``lambd`` (per unit of the result) that
+    :meth:`random.Random.expovariate` makes from the uniform draw ``uniform`` (so a
+    named stream's draw, ``exponential(rng.random(), rate)``, equals
+    ``rng.expovariate(rate)`` without the call into Python)."""
+    return -math.log(1.0 - uniform) / lambd

@@ -35,6 +35,7 @@ from ..vocab import DAYS_PER_YEAR, OCU
 from .after_treatment import after_treatment, recovered
 from .collector import PausedCollector
 from .community import community, custody
+from .draws import exponential
 from .hazards import INF, PAST
 from .kernel import Calendar, Life, Wait, attach_calendar, clock, run_until, timeout
 from .people import (
@@ -192,7 +193,7 @@ class Model:
                     return
                 yield timeout(env, boundary - now + PAST)
                 continue
-            gap = rng.expovariate(rate)
+            gap = exponential(rng.random(), rate)
             if now + gap >= boundary:
                 yield timeout(env, boundary - now + PAST)
                 continue
