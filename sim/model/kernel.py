@@ -213,7 +213,9 @@ class Life:
         assert generator is not None
         while True:
             try:
-                if event._ok:  # noqa: SLF001
+                if isinstance(event, Timer):
+                    event = generator.send(None)  # a timer's value
+                elif event._ok:  # noqa: SLF001
                     event = generator.send(event._value)  # noqa: SLF001
                 else:
                     event._defused = True  # noqa: SLF001
