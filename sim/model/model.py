@@ -104,7 +104,8 @@ class Model:
         with PausedCollector() as collector:
             self.collector = collector
             calendar.open_until(env, CHUNK_DAYS)
-            self.start()  # paused too (16x Hampshire's day-0 population set off 734 collections)
+            self.start()
+            collector.set_up()
             stop = CHUNK_DAYS
             while stop < until:
                 calendar.open_until(env, stop)
