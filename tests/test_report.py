@@ -9,6 +9,7 @@ import re
 import shutil
 import stat
 import subprocess
+import unicodedata
 from html.parser import HTMLParser
 from pathlib import Path
 from types import SimpleNamespace
@@ -392,16 +393,18 @@ def test_judgement_warning_is_the_first_section_in_the_browser(uncertain_report,
 
 
 def _pdf_text(pdf: Path) -> str | None:
-    """The PDF's text by pdftotext or pypdf, or None when neither is installed."""
+    """The PDF's text by pdftotext or pypdf, or None when neither is installed; typographic
+    ligatures spelt out (Chromium 156 writes "Diﬀerences" with the one-glyph "ﬀ")."""
     if shutil.which("pdftotext"):
         out = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True,
                              text=True, timeout=60, check=True)
-        return out.stdout
+        return unicodedata.normalize("NFKC", out.stdout)
     try:
         import pypdf
     except ImportError:
         return None
-    return "\n".join(p.extract_text() or "" for p in pypdf.PdfReader(str(pdf)).pages)
+    text = "\n".join(p.extract_text() or "" for p in pypdf.PdfReader(str(pdf)).pages)
+    return unicodedata.normalize("NFKC", text)
 
 
 @pytest.mark.browser

@@ -6,14 +6,18 @@ queue of ``(day, priority, number, event)`` entries, its event counter and clock
 the same entries pushed in the same order:
 
 * :func:`run_until` processes events before a day, as repeated ``Environment.step``;
-* :func:`timeout` schedules a :class:`Timer`, SimPy's ``Timeout`` with fixed attributes;
+* :func:`timeout` schedules a :class:`Timer`, SimPy's ``Timeout`` with fixed attributes,
+  into the heap or, when it is due after the current chunk, into a :class:`Calendar`
+  bucket that enters the heap when its chunk opens;
 * :class:`Life` drives a person's generator as ``simpy.Process`` does (started by an
   urgent event, resumed by each event it yields, interrupted by an urgent failed event),
   but is not itself an event: nothing waits for a life to end, so its end is counted
   (so the event count stays that of SimPy) and not scheduled.
 
 So every event is processed on the same day, in the same order, and every record is the
-same byte for byte as with SimPy's own loop (the golden-output tests hold this).
+same byte for byte as with SimPy's own loop (the golden-output tests and
+``tests/test_kernel.py`` hold this). The layout of those structures is SimPy 4's, which
+``pyproject.toml`` requires.
 """
 
 from __future__ import annotations
