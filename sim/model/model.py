@@ -267,6 +267,9 @@ class Model:
         counted = [len(naive), sum(person.attrs["substance"] in OCU for person in naive)]
         if counted != world.naive_using:
             problems.append(f"treatment-naive counters {world.naive_using} != people {counted}")
+        ocu = sum(person.attrs["substance"] in OCU for person in world.using)
+        if ocu != world.using_ocu:
+            problems.append(f"opiate and crack users {world.using_ocu} != people {ocu}")
         for modality, count in world.in_modality.items():
             held = sum(person.modality == modality for person in world.in_treatment)
             if held != count:

@@ -88,9 +88,9 @@ class World:
         self.in_modality = dict.fromkeys(SEGMENT_MODALITIES, 0)
         """People in each modality's segment now."""
         self.naive_using = [0, 0]
+        """People using who were never treated: all, and those using opiates or crack."""
         self.using_ocu = 0
         """People using opiates or crack now."""
-        """People using who were never treated: all, and those using opiates or crack."""
         self.occupants: dict[str, set[Person]] = {service: set() for service in CLOSABLE}
         self.end_day = self.run.horizon_days + self.run.follow_up_days
         self._costs_booked_to = 0.0  # day up to which fixed costs are in the ledger
@@ -176,10 +176,12 @@ class World:
         person.using_year = person.using_from = year
 
     def stop_using(self, person: Person) -> None:
-        """``person`` is no longer using (in treatment, recovered, dead or gone)."""
-        self.using.discard(person)
-        self.using_ocu -= person.attrs["substance"] in OCU
-        person.using_to = self.year
+        """``person`` is no longer using (in custody, after treatment, recovered, dead or
+        gone)."""
+        if person in self.using:
+            self.using.remove(person)
+            self.using_ocu -= person.attrs["substance"] in OCU
+            person.using_to = self.year
         if not person.ever_treated:
             self._count_naive(person, -1)
 
