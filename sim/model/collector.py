@@ -1,7 +1,7 @@
 """Keep Python's cyclic garbage collector out of the event loop, with memory still bounded.
 
 CPython's collector walks every container object it tracks, and a replication keeps tens
-of thousands of them alive (people, their processes, pending events, records). With the
+of thousands of them alive (people, their lives, pending events, records). With the
 collector on, its cost per event grows with the population, so run time grows faster than
 the number of events. The model itself makes almost no cyclic garbage (reference counting
 frees nearly everything), so the collector is paused while events run:
