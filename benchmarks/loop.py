@@ -39,7 +39,7 @@ def simpy_lives(lives: int, days: float) -> int:
     """Events processed by SimPy's own processes and loop."""
     env = simpy.Environment()
     for i in range(lives):
-        env.process(_walk(env, random.Random(i), lambda e, d: e.timeout(d)))
+        env.process(_walk(env, random.Random(i), simpy.Timeout))  # what env.timeout makes
     env.run(until=days)
     return next(env._eid)  # noqa: SLF001
 

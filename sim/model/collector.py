@@ -24,9 +24,9 @@ frees nearly everything), so the collector is paused while events run:
   the last collection are collected (the youngest generation only) once they outnumber
   those the loop has kept so far (and at least :data:`FLOOR` of them), and the survivors
   are frozen in turn. While collections find no garbage, the budget doubles, up to
-  :data:`GROWTH_MAX` times what is kept (the model's runs make none: at 16x Hampshire,
-  collections walked 1.3 s of objects and found nothing); one that finds garbage sets
-  it back. The counts are CPython's own running counts, so neither a collection nor a
+  :data:`GROWTH_MAX` times what is kept (the model makes almost none: at 16x Hampshire,
+  collections walked 1.3 s of objects and found nothing, and at 1x one found 10
+  objects); one that finds garbage sets it back. The counts are CPython's own running counts, so neither a collection nor a
   count walks the whole heap. Garbage can therefore never exceed about the size of the
   live heap once a run has made some (four times it before), each object is walked by at
   most one collection, and the collections cost time in proportion to what the run keeps

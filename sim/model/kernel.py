@@ -75,16 +75,6 @@ class Timer:
         self._value: Any = None
         self._delay = delay
 
-    @property
-    def triggered(self) -> bool:
-        """Always true: a timer is triggered when made (as SimPy's ``Timeout``)."""
-        return True
-
-    @property
-    def processed(self) -> bool:
-        """Whether its day has come and its callbacks have run."""
-        return self.callbacks is None
-
     def __repr__(self) -> str:
         return f"<Timer({self._delay}) object at {id(self):#x}>"
 
@@ -151,6 +141,16 @@ def timeout(env: simpy.Environment, delay: float) -> Wait:
     return timer
 
 
+def first_on(env: simpy.Environment, delay: float) -> Timer:
+    """A timer ``delay`` days from now that comes before every ordinary event due the same
+    day (SimPy's ``Initialize``, and a policy that must be in force before anyone reads
+    the parameters that day); always in the heap."""
+    timer = Timer(env, delay)
+    queue: list[Any] = env._queue  # noqa: SLF001
+    heappush(queue, (env._now + delay, URGENT, next(env._eid), timer))  # noqa: SLF001
+    return timer
+
+
 def clock(env: simpy.Environment) -> float:
     """The current day (``env.now``, without calling SimPy's property)."""
     return env._now  # type: ignore[no-any-return]  # noqa: SLF001
@@ -198,11 +198,9 @@ class Life:
     def __init__(self, env: simpy.Environment, generator: Generator[Any, Any, Any]) -> None:
         self.env = env
         self.generator: Generator[Any, Any, Any] | None = generator
-        start = Timer(env, 0.0)  # SimPy's Initialize: an urgent event now
+        start = first_on(env, 0.0)
         assert start.callbacks is not None
         start.callbacks.append(self.resume)
-        queue: list[Any] = env._queue  # noqa: SLF001
-        heappush(queue, (env._now, URGENT, next(env._eid), start))  # noqa: SLF001
         self.target: Any = start
 
     @property

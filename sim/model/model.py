@@ -27,7 +27,6 @@ from collections.abc import Callable, Generator
 from typing import Any
 
 import simpy
-from simpy.events import URGENT
 
 from ..scenario import Scenario
 from ..streams import Streams
@@ -37,7 +36,7 @@ from .collector import PausedCollector
 from .community import community, custody
 from .draws import exponential
 from .hazards import INF, PAST
-from .kernel import Calendar, Life, Wait, attach_calendar, clock, run_until, timeout
+from .kernel import Calendar, Life, Wait, attach_calendar, clock, first_on, run_until, timeout
 from .people import (
     AFTER_TREATMENT,
     COMMUNITY,
@@ -131,7 +130,8 @@ class Model:
     def release(self) -> None:
         """Undo the reference cycles of a finished replication (the events waiting in the
         queue, each life where it waits), so that its world is freed as soon as the last
-        reference to the model goes, without Python's cyclic collector walking it."""
+        reference to the model goes, without Python's cyclic collector walking it; the
+        collector then counts only a residue of it as left (:meth:`PausedCollector.released`)."""
         world = self.world
         env = world.env
         queue = env._queue  # noqa: SLF001 - SimPy keeps no public way to empty it
@@ -146,6 +146,7 @@ class Model:
             if person.process is not None:
                 person.process.stop()  # a life waiting for a place, not in the queue
                 person.process = None
+        self.collector.released()
 
     # ------------------------------------------------------------------ people
 
@@ -210,7 +211,7 @@ class Model:
         env = self.world.env
         for (day, parameters), policy in zip(self.phases[1:], self.policies, strict=True):
             if day > clock(env):
-                yield _first_on(env, day - clock(env))
+                yield first_on(env, day - clock(env))
             apply_policy(self.world, parameters, policy)
 
     def _hat_medicine(self) -> Process:
@@ -220,8 +221,9 @@ class Model:
         while True:
             hat = world.parameters.modalities.hat
             if hat.open and hat.places > 0:
+                now = clock(env)
                 world.monitor.cost(
-                    "hat_medicine", clock(env), clock(env),
+                    "hat_medicine", now, now,
                     hat.places * hat.medicine_block_days * hat.medicine_cost_per_place_per_day_gbp,
                 )
             yield timeout(env, hat.medicine_block_days)
@@ -281,15 +283,6 @@ class Model:
         return problems
 
 
-def _first_on(env: simpy.Environment, delay: float) -> simpy.Event:
-    """An event ``delay`` days from now that comes before every ordinary event due at the
-    same time (a policy must be in force before anyone reads the parameters that day)."""
-    event = simpy.Event(env)
-    event._ok, event._value = True, None  # noqa: SLF001 - as SimPy builds its own Timeout
-    env.schedule(event, URGENT, delay)
-    return event
-
-
 def _event_count(env: simpy.Environment) -> int:
     """Events scheduled so far (SimPy numbers every scheduled event)."""
     return next(env._eid)  # noqa: SLF001 - SimPy keeps no public counter
@@ -300,5 +293,4 @@ def simulate(scenario: Scenario, seed: int, replication: int) -> Records:
     model = Model(scenario, Streams(seed, replication))
     records = model.run()
     model.release()
-    model.collector.released()
     return records

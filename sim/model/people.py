@@ -69,8 +69,8 @@ class Person:
     __slots__ = (
         "pid", "rng", "attrs", "state", "exit_day", "exit_route", "release_day", "episodes",
         "episode", "modality", "segment_start", "segment_gbp_per_day", "process",
-        "treatment_year", "treatment_from", "treatment_to", "using_year", "using_from",
-        "using_to", "ever_treated", "cache", "dynamic_cache", "profile",
+        "treatment_from", "treatment_to", "using_from", "using_to", "ever_treated", "cache",
+        "dynamic_cache", "profile",
     )
 
     def __init__(self, pid: int, rng: PersonStream, attrs: dict[str, str]) -> None:
@@ -87,10 +87,10 @@ class Person:
         self.segment_start = 0.0  # day the current modality segment started
         self.segment_gbp_per_day = 0.0  # cost per day of the current modality segment
         self.process: Any = None
-        # model years (see World.new_year): the last one they joined in, and when their
-        # last stay in treatment (using) began and ended; -1 for never
-        self.treatment_year = self.treatment_from = self.treatment_to = -1
-        self.using_year = self.using_from = self.using_to = -1
+        # model years (see World.new_year) in which their last stay in treatment (using)
+        # began and ended; -1 for never
+        self.treatment_from = self.treatment_to = -1
+        self.using_from = self.using_to = -1
         self.ever_treated = False
         self.cache: dict[int, float] = {}  # id(multiplier table) -> factor for this person
         self.dynamic_cache: dict[int, float] = {}  # the same, for tables on dynamic attributes

@@ -169,11 +169,11 @@ class World:
         ocu = person.attrs["substance"] in OCU
         self.using_ocu += ocu
         year = self.year
-        if not _counted(person.using_year, person.using_from, person.using_to, year):
+        if not _counted(person.using_from, person.using_to, year):
             during = self.monitor.during_year
             during["using"][-1] += 1
             during["using_ocu"][-1] += ocu
-        person.using_year = person.using_from = year
+        person.using_from = year
 
     def stop_using(self, person: Person) -> None:
         """``person`` is no longer using (in custody, after treatment, recovered, dead or
@@ -191,10 +191,9 @@ class World:
             return
         self.in_treatment.add(person)
         year = self.year
-        if not _counted(person.treatment_year, person.treatment_from, person.treatment_to,
-                        year):
+        if not _counted(person.treatment_from, person.treatment_to, year):
             self.monitor.during_year["in_treatment"][-1] += 1
-        person.treatment_year = person.treatment_from = year
+        person.treatment_from = year
 
     def leave_treatment(self, person: Person) -> None:
         """``person``'s episode has ended."""
@@ -368,9 +367,9 @@ def _by_pid(person: Person) -> int:
     return person.pid
 
 
-def _counted(stamp: int, since: int, until: int, year: int) -> bool:
+def _counted(since: int, until: int, year: int) -> bool:
     """Whether someone joining a group (using, in treatment) in model year ``year`` already
-    counts in it that year: they joined earlier in the year (``stamp``, the year they last
-    joined), or were in it when the year began (their last stay ran from year ``since``,
-    before it began, to year ``until``, after)."""
-    return stamp == year or since < year <= until
+    counts in it that year, given their last stay in it (from model year ``since`` to
+    ``until``): it began this year, or it began before this year and ended in it (they
+    were in the group when the year began)."""
+    return since == year or since < year <= until
