@@ -9,7 +9,7 @@ everything else imports them from here.
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+from typing import Final, Literal, get_args
 
 __all__ = [
     "AGE_BANDS",
@@ -48,10 +48,12 @@ __all__ = [
 
 # --------------------------------------------------------------------------- time
 
-DAYS_PER_YEAR = 365.0
+DAYS_PER_YEAR: Final = 365.0
 """Days in a model year (years are counted from the scenario's start date)."""
-REVIEW_DAYS = 84.0
+REVIEW_DAYS: Final = 84.0
 """Days between Treatment Outcomes Profile reviews: 12 weeks."""
+WEEK_DAYS: Final = 7.0
+"""Days in a week (weekly capacities and prices)."""
 
 # --------------------------------------------------------------------------- people
 

@@ -8,14 +8,14 @@ import random
 import pytest
 import simpy
 
-from sim.model.kernel import Life, attach_calendar, run_until, timeout
+from sim.model.kernel import Env, Life, attach_calendar, run_until, timeout
 
 pytestmark = pytest.mark.unit
 
 END = 1000.0
 
 
-def _walker(env: simpy.Environment, pid: int, seen: list, wait, interrupted: list):
+def _walker(env: Env, pid: int, seen: list, wait, interrupted: list):
     """Wait random gaps (some far beyond a bucket, some zero), noting each day; note an
     interrupt and go on."""
     rng = random.Random(pid)
@@ -32,7 +32,7 @@ def _walker(env: simpy.Environment, pid: int, seen: list, wait, interrupted: lis
 def _run(kernel: bool) -> tuple[list, list, int]:
     """Days and ids as each walker wakes, and the events made, through SimPy's loop or the
     kernel's (with a calendar of 28-day buckets)."""
-    env = simpy.Environment()
+    env = Env()
     seen: list = []
     interrupted: list = []
     if kernel:
@@ -43,7 +43,7 @@ def _run(kernel: bool) -> tuple[list, list, int]:
         lives = [env.process(_walker(env, pid, seen, lambda e, d: e.timeout(d), interrupted))
                  for pid in range(60)]
 
-    def interrupter(env: simpy.Environment):
+    def interrupter(env: Env):
         for day in (10.0, 55.5, 300.0):
             yield env.timeout(day - env.now)
             for life in lives[::7]:
@@ -71,11 +71,11 @@ def test_the_kernel_processes_the_same_events_in_the_same_order_as_simpy():
 
 
 def test_a_timer_works_in_simpy_conditions():
-    env = simpy.Environment()
+    env = Env()
     place = env.event()
     got = []
 
-    def waiter(env: simpy.Environment):
+    def waiter(env: Env):
         timer = timeout(env, 5.0)
         value = yield place | timer
         got.append((env.now, timer in value, place.triggered))
@@ -85,15 +85,48 @@ def test_a_timer_works_in_simpy_conditions():
     assert got == [(5.0, True, False)]
 
 
+def _shared(kernel: bool) -> list:
+    """Three lives wait for one timer (the first directly, one through a condition, one
+    directly after the condition); the order in which they wake, with the kernel's loop
+    running until day 10 (SimPy's after that)."""
+    env = Env()
+    woke: list = []
+    timer = timeout(env, 2.0) if kernel else env.timeout(2.0)
+
+    def direct(env: Env, name: str):
+        yield timer
+        woke.append((env.now, name))
+
+    def either(env: Env):
+        yield env.event() | timer
+        woke.append((env.now, "condition"))
+
+    for life in (direct(env, "first"), either(env), direct(env, "last")):
+        if kernel:
+            Life(env, life)
+        else:
+            env.process(life)
+    if kernel:
+        run_until(env, 10.0)
+    env.run()
+    return woke
+
+
+def test_lives_sharing_a_timer_wake_in_the_order_they_waited_as_in_simpy():
+    assert _shared(kernel=True) == _shared(kernel=False)
+    # the condition is an event of its own, processed after the timer's direct waiters
+    assert [name for _, name in _shared(kernel=True)] == ["first", "last", "condition"]
+
+
 def test_a_timer_refuses_a_negative_delay():
     with pytest.raises(ValueError, match="Negative delay"):
-        timeout(simpy.Environment(), -1.0)
+        timeout(Env(), -1.0)
 
 
 def test_a_life_that_ended_cannot_be_interrupted():
-    env = simpy.Environment()
+    env = Env()
 
-    def short(env: simpy.Environment):
+    def short(env: Env):
         yield timeout(env, 1.0)
 
     life = Life(env, short(env))

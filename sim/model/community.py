@@ -7,7 +7,7 @@ end of a post-exit or post-release window) and drawn again with the rates then i
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from ..scenario import SOURCES
 from ..vocab import DAYS_PER_YEAR
@@ -20,11 +20,13 @@ from .world import Stage, World
 if TYPE_CHECKING:  # pragma: no cover
     from ..scenario import Scenario
 
-CESSATION, MOVING_AWAY, TO_CUSTODY = range(len(SOURCES), len(SOURCES) + 3)
-"""Indices of the non-referral clocks, after one referral clock per source."""
-COMMUNITY_RATES = "community"
+CESSATION: Final = len(SOURCES)
+"""Index of the first non-referral clock, after one referral clock per source."""
+MOVING_AWAY: Final = CESSATION + 1
+TO_CUSTODY: Final = CESSATION + 2
+COMMUNITY_RATES: Final = "community"
 """The kind of rates kept per attribute profile for the community clocks."""
-PRISON = SOURCES.index("prison_release")
+PRISON: Final = SOURCES.index("prison_release")
 """Index of the referral clock after release from custody (running only in its window)."""
 
 

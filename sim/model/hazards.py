@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Protocol
+from typing import Final, Protocol
 
 from ..vocab import DAYS_PER_YEAR
 
-INF = math.inf
-EPS = 1e-9
+INF: Final = math.inf
+EPS: Final = 1e-9
 """Days: a wait that ends within this of a boundary has reached it (float rounding)."""
-PAST = EPS / 2
+PAST: Final = EPS / 2
 """Days: a wait for a boundary (a policy date, the end of a window) ends this far past
 it, so that whatever happens on the boundary itself (a policy coming into force) has
 happened, whatever the rounding of ``now + (boundary - now)``."""
-MONTH_DAYS = DAYS_PER_YEAR / 12
+MONTH_DAYS: Final = DAYS_PER_YEAR / 12
 """Days in a model month (snapshots are taken every month)."""
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Generator
 from heapq import heappop, heappush
+from itertools import count
 from typing import Any
 
 import simpy
@@ -34,10 +35,25 @@ Wait = Any
 """What a life yields to wait: a SimPy event, a condition of events, or a :class:`Timer`."""
 
 
-def run_until(env: simpy.Environment, stop: float) -> None:
+class Env(simpy.Environment):
+    """SimPy's environment, with its clock, queue and event counter as fixed attributes
+    (which compiled code reads directly) and the :class:`Calendar` of far timers (``None``
+    until :func:`attach_calendar`). SimPy's own code uses it as any environment."""
+
+    _now: float
+    _queue: list[Any]
+    _eid: count[int]
+    calendar: Calendar | None
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calendar = None
+
+
+def run_until(env: Env, stop: float) -> None:
     """Process every event due before day ``stop``, in SimPy's order (as repeated
     ``env.step()`` while ``env.peek() < stop``)."""
-    queue: list[Any] = env._queue  # noqa: SLF001 - SimPy's own calendar
+    queue = env._queue  # noqa: SLF001 - SimPy's own calendar
     while queue and queue[0][0] < stop:
         day, _, _, event = heappop(queue)
         env._now = day  # noqa: SLF001
@@ -47,12 +63,20 @@ def run_until(env: simpy.Environment, stop: float) -> None:
             timer.callbacks = None
             assert callbacks is not None
             for callback in callbacks:
-                callback(timer)
+                if isinstance(callback, Life):
+                    life: Life = callback
+                    life.resume(timer)
+                else:
+                    callback(timer)
             continue
         callbacks = event.callbacks
         event.callbacks = None
         for callback in callbacks:
-            callback(event)
+            if isinstance(callback, Life):
+                life = callback
+                life.resume(event)
+            else:
+                callback(event)
         if not event._ok and not hasattr(event, "_defused"):  # noqa: SLF001
             raise event._value  # noqa: SLF001 - a failed event nobody handled
 
@@ -66,7 +90,7 @@ class Timer:
     :param delay: days from now (not negative).
     """
 
-    def __init__(self, env: simpy.Environment, delay: float) -> None:
+    def __init__(self, env: Env, delay: float) -> None:
         if delay < 0:
             raise ValueError(f"Negative delay {delay}")
         self.env = env
@@ -97,10 +121,10 @@ class Calendar:
         self.far: dict[int, list[Any]] = {}  # bucket number (day // width) -> entries
         self.opened = 0  # buckets before this one are in the heap
 
-    def open_until(self, env: simpy.Environment, stop: float) -> None:
+    def open_until(self, env: Env, stop: float) -> None:
         """Move every waiting entry due before day ``stop`` into the heap (whole buckets),
         and send timers made from now on that are due on or after ``stop`` to buckets."""
-        queue: list[Any] = env._queue  # noqa: SLF001
+        queue = env._queue  # noqa: SLF001
         far = self.far
         while self.opened * self.width < stop and far:
             for entry in far.pop(self.opened, ()):
@@ -117,46 +141,44 @@ class Calendar:
         self.far.clear()
 
 
-def attach_calendar(env: simpy.Environment, width: float) -> Calendar:
+def attach_calendar(env: Env, width: float) -> Calendar:
     """Give ``env`` a :class:`Calendar` of buckets ``width`` days wide (its horizon
     infinite until :meth:`Calendar.open_until` is called); returns it."""
     calendar = Calendar(width)
-    setattr(env, "calendar", calendar)  # noqa: B010 - SimPy's class has no such attribute
+    env.calendar = calendar
     return calendar
 
 
-def timeout(env: simpy.Environment, delay: float) -> Wait:
+def timeout(env: Env, delay: float) -> Wait:
     """An event ``delay`` days from now, scheduled as ``env.timeout(delay)`` schedules its
     own (into the environment's :class:`Calendar` if it has one and the day is beyond its
     horizon)."""
     timer = Timer(env, delay)
     day = env._now + delay  # noqa: SLF001
     entry = (day, NORMAL, next(env._eid), timer)  # noqa: SLF001
-    calendar: Calendar | None = getattr(env, "calendar", None)
+    calendar = env.calendar
     if calendar is not None and calendar.horizon <= day < math.inf:
         calendar.far.setdefault(int(day // calendar.width), []).append(entry)
     else:
-        queue: list[Any] = env._queue  # noqa: SLF001
-        heappush(queue, entry)
+        heappush(env._queue, entry)  # noqa: SLF001
     return timer
 
 
-def first_on(env: simpy.Environment, delay: float) -> Timer:
+def first_on(env: Env, delay: float) -> Timer:
     """A timer ``delay`` days from now that comes before every ordinary event due the same
     day (SimPy's ``Initialize``, and a policy that must be in force before anyone reads
     the parameters that day); always in the heap."""
     timer = Timer(env, delay)
-    queue: list[Any] = env._queue  # noqa: SLF001
-    heappush(queue, (env._now + delay, URGENT, next(env._eid), timer))  # noqa: SLF001
+    heappush(env._queue, (env._now + delay, URGENT, next(env._eid), timer))  # noqa: SLF001
     return timer
 
 
-def clock(env: simpy.Environment) -> float:
+def clock(env: Env) -> float:
     """The current day (``env.now``, without calling SimPy's property)."""
-    return env._now  # type: ignore[no-any-return]  # noqa: SLF001
+    return env._now  # noqa: SLF001
 
 
-def pending(env: simpy.Environment) -> simpy.Event:
+def pending(env: Env) -> simpy.Event:
     """A new event that has not happened (what ``env.event()`` makes)."""
     event = Event.__new__(Event)
     event.env = env
@@ -171,11 +193,11 @@ def succeed(event: simpy.Event) -> None:
         raise RuntimeError(f"{event} has already been triggered")
     event._ok = True  # noqa: SLF001
     event._value = None  # noqa: SLF001
-    env = event.env
+    env: Env = event.env  # type: ignore[assignment]  # the model's events are made in an Env
     heappush(env._queue, (env._now, NORMAL, next(env._eid), event))  # noqa: SLF001
 
 
-def _interruption(env: simpy.Environment, cause: Any, callback: Any) -> None:
+def _interruption(env: Env, cause: Any, callback: Any) -> None:
     """Schedule, now and before ordinary events due now, a failed event carrying
     ``simpy.Interrupt(cause)`` that calls ``callback`` (SimPy's ``Interruption``)."""
     event = Event.__new__(Event)
@@ -195,13 +217,18 @@ class Life:
     :param generator: the life; it starts when an urgent event made now is processed.
     """
 
-    def __init__(self, env: simpy.Environment, generator: Generator[Any, Any, Any]) -> None:
+    def __init__(self, env: Env, generator: Generator[Any, Any, Any]) -> None:
         self.env = env
         self.generator: Generator[Any, Any, Any] | None = generator
         start = first_on(env, 0.0)
         assert start.callbacks is not None
-        start.callbacks.append(self.resume)
+        start.callbacks.append(self)
         self.target: Any = start
+
+    def __call__(self, event: Any) -> None:
+        """Resume the life with ``event`` (what SimPy's own loop calls; the compiled loop
+        calls :meth:`resume` directly)."""
+        self.resume(event)
 
     @property
     def is_alive(self) -> bool:
@@ -232,7 +259,7 @@ class Life:
             else:
                 waiting = event.callbacks
             if waiting is not None:
-                waiting.append(self.resume)
+                waiting.append(self)  # the loop calls it (compiled: directly, as resume)
                 self.target = event
                 return
 
@@ -250,6 +277,6 @@ class Life:
     def _interrupted(self, event: Any) -> None:
         if self.generator is None:
             return  # the life ended before the interrupt was processed
-        self.target.callbacks.remove(self.resume)
+        self.target.callbacks.remove(self)
         self.resume(event)
 

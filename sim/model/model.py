@@ -24,9 +24,7 @@ Hazards and time-varying parameters
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
-from typing import Any
-
-import simpy
+from typing import Any, Final
 
 from ..scenario import Scenario
 from ..streams import Streams
@@ -36,7 +34,16 @@ from .collector import PausedCollector
 from .community import community, custody
 from .draws import exponential
 from .hazards import INF, PAST
-from .kernel import Calendar, Life, Wait, attach_calendar, clock, first_on, run_until, timeout
+from .kernel import (
+    Env,
+    Life,
+    Wait,
+    attach_calendar,
+    clock,
+    first_on,
+    run_until,
+    timeout,
+)
 from .people import (
     AFTER_TREATMENT,
     COMMUNITY,
@@ -56,7 +63,7 @@ from .snapshot import snapshot
 from .treatment import carried_in
 from .world import Stage, World
 
-STAGES: dict[int, Callable[[World, Person], Stage]] = {
+STAGES: Final[dict[int, Callable[[World, Person], Stage]]] = {
     COMMUNITY: community,
     TRIAGE_WAIT: referral,
     AFTER_TREATMENT: after_treatment,
@@ -67,7 +74,7 @@ STAGES: dict[int, Callable[[World, Person], Stage]] = {
 
 Process = Generator[Wait, Any, None]
 
-CHUNK_DAYS = 28.0
+CHUNK_DAYS: Final = 28.0
 """Simulated days between the pauses in which the garbage collector may run (days)."""
 
 
@@ -135,7 +142,7 @@ class Model:
         world = self.world
         env = world.env
         queue = env._queue  # noqa: SLF001 - SimPy keeps no public way to empty it
-        calendar: Calendar | None = getattr(env, "calendar", None)
+        calendar = env.calendar
         waiting = queue + calendar.entries() if calendar is not None else queue
         for entry in waiting:
             entry[3].callbacks = None  # type: ignore[assignment]  # a life and its event hold each other
@@ -283,7 +290,7 @@ class Model:
         return problems
 
 
-def _event_count(env: simpy.Environment) -> int:
+def _event_count(env: Env) -> int:
     """Events scheduled so far (SimPy numbers every scheduled event)."""
     return next(env._eid)  # noqa: SLF001 - SimPy keeps no public counter
 

@@ -11,7 +11,7 @@ unless a name says per day.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from .hazards import EPS, INF, death_rate_per_day, post_exit_rate
 from .people import COMMUNITY, CUSTODY, IN_TREATMENT, KEYWORKER_WAIT, TRIAGE_WAIT, Person
@@ -19,7 +19,7 @@ from .people import COMMUNITY, CUSTODY, IN_TREATMENT, KEYWORKER_WAIT, TRIAGE_WAI
 if TYPE_CHECKING:  # pragma: no cover
     from ..scenario.models_services import Mortality
 
-PLACE_OF_STATE = {IN_TREATMENT: "in_treatment", CUSTODY: "custody", TRIAGE_WAIT: "waiting",
+PLACE_OF_STATE: Final = {IN_TREATMENT: "in_treatment", CUSTODY: "custody", TRIAGE_WAIT: "waiting",
                   KEYWORKER_WAIT: "waiting"}
 """States whose deaths have one place, whatever the windows (see :func:`death_place`)."""
 

@@ -66,7 +66,8 @@ CUSTODY_WAITING: Final = "custody_waiting"
 UNPLANNED: Final = UNPLANNED_EXITS
 """Episode ends that are unplanned exits (see ``exits.unplanned``): the words are
 ``sim.vocab``'s, dropped out first."""
-_, WITHDRAWN, DECLINED = UNPLANNED
+WITHDRAWN: Final = UNPLANNED[1]
+DECLINED: Final = UNPLANNED[2]
 assert UNPLANNED[0] == DROPPED_OUT
 EXIT_REASONS: Final = (COMPLETED, DROPPED_OUT, WITHDRAWN, DECLINED, TRANSFERRED, DIED)
 """Ways of leaving treatment once started (the ``exits`` metric counts these)."""

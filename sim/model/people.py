@@ -8,7 +8,7 @@ this module holds the data it carries. Attributes are stored as strings so that 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from .draws import PersonStream
 from .hazards import draw_from, multiplier
@@ -17,17 +17,17 @@ from .records import Episode
 if TYPE_CHECKING:  # pragma: no cover
     from ..scenario import Attributes
 
-COMMUNITY = 0
-TRIAGE_WAIT = 1
-KEYWORKER_WAIT = 2
-IN_TREATMENT = 3
-AFTER_TREATMENT = 4
-CUSTODY = 5
-RECOVERED = 6
-DEAD = 7
-MOVED_AWAY = 8
+COMMUNITY: Final = 0
+TRIAGE_WAIT: Final = 1
+KEYWORKER_WAIT: Final = 2
+IN_TREATMENT: Final = 3
+AFTER_TREATMENT: Final = 4
+CUSTODY: Final = 5
+RECOVERED: Final = 6
+DEAD: Final = 7
+MOVED_AWAY: Final = 8
 
-STATE_NAMES = (
+STATE_NAMES: Final = (
     "community",
     "triage_wait",
     "keyworker_wait",
@@ -40,21 +40,21 @@ STATE_NAMES = (
 )
 """Where a person can be. Every person is in exactly one of these at every moment."""
 
-DYNAMIC_ATTRIBUTES = frozenset({"previously_treated", "source", "ost_setting",
+DYNAMIC_ATTRIBUTES: Final = frozenset({"previously_treated", "source", "ost_setting",
                                 "ost_formulation"})
 """Attributes that change during a life; multipliers keyed on them are never cached."""
 
-ATTRIBUTE_NAMES = ("substance", "sex", "age_band", "injecting", "mental_health",
+ATTRIBUTE_NAMES: Final = ("substance", "sex", "age_band", "injecting", "mental_health",
                    "housing_need", "previously_treated", "source", "ost_setting",
                    "ost_formulation")
 """Every attribute a person can have (those drawn at entry, then the dynamic ones without
 ``previously_treated``, which is drawn too): the order of a profile's key."""
 
 
-USING_STATES = frozenset({COMMUNITY, TRIAGE_WAIT, KEYWORKER_WAIT, IN_TREATMENT})
+USING_STATES: Final = frozenset({COMMUNITY, TRIAGE_WAIT, KEYWORKER_WAIT, IN_TREATMENT})
 """States counted in the prevalence of problem drug use."""
 
-ABSORBING = frozenset({DEAD, MOVED_AWAY})
+ABSORBING: Final = frozenset({DEAD, MOVED_AWAY})
 """States nobody leaves."""
 
 

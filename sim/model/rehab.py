@@ -7,6 +7,7 @@ from typing import Any
 
 import simpy
 
+from ..vocab import WEEK_DAYS
 from .hazards import INF, draw_from
 from .kernel import Wait, clock, timeout
 from .outcomes import (
@@ -23,8 +24,6 @@ from .outcomes import (
 from .people import Person
 from .steps import fallback, leave
 from .world import World
-
-WEEK_DAYS = 7.0
 
 
 def rehab(world: World, person: Person, funded: bool) -> Generator[Wait, Any, StepEnd]:

@@ -14,19 +14,18 @@ import math
 from bisect import bisect_right
 from collections import deque
 from collections.abc import Generator
-from typing import Any
+from typing import Any, Final
 
 import simpy
 
-from ..vocab import DAYS_PER_YEAR
-from .kernel import Life, Wait, clock, pending, succeed, timeout
+from ..vocab import DAYS_PER_YEAR, WEEK_DAYS
+from .kernel import Env, Life, Wait, clock, pending, succeed, timeout
 
-GOOD_PRACTICE_CASELOAD = 40.0
+GOOD_PRACTICE_CASELOAD: Final = 40.0
 """Caseload per keyworker above which days are counted as over good practice (Black review)."""
-QUEUE_MODE = "queue"
+QUEUE_MODE: Final = "queue"
 """Keyworker mode with a hard caseload cap and a waiting list (else: pressure mode)."""
-WEEK_DAYS = 7.0
-HISTORY_DAYS = 91.0
+HISTORY_DAYS: Final = 91.0
 """Days of caseload history kept: a review interval (84 days) and a week to spare."""
 
 
@@ -76,7 +75,7 @@ class Pool:
     :param capacity: places (``math.inf`` for no limit); may change during the run.
     """
 
-    def __init__(self, env: simpy.Environment, capacity: float) -> None:
+    def __init__(self, env: Env, capacity: float) -> None:
         self.env = env
         self.capacity = capacity
         self.count = 0
@@ -153,7 +152,7 @@ class KeyworkerPool(Pool):
     :param caseload_cap: places per keyworker in queue mode (people).
     """
 
-    def __init__(self, env: simpy.Environment, mode: str, staff: float,
+    def __init__(self, env: Env, mode: str, staff: float,
                  caseload_cap: int) -> None:
         super().__init__(env, self.places(mode, staff, caseload_cap))
         self.staff = staff
@@ -212,7 +211,7 @@ class TriageClinic:
     no limit and no wait.
     """
 
-    def __init__(self, env: simpy.Environment, capacity_per_week: int | None) -> None:
+    def __init__(self, env: Env, capacity_per_week: int | None) -> None:
         self.env = env
         self.capacity_per_week = capacity_per_week
         self.queue: deque[simpy.Event] = deque()
@@ -269,7 +268,7 @@ class RehabBudget:
         starts on one).
     """
 
-    def __init__(self, env: simpy.Environment, budget_per_year_gbp: float,
+    def __init__(self, env: Env, budget_per_year_gbp: float,
                  first_reset_day: float) -> None:
         self.env = env
         self.budget_per_year_gbp = budget_per_year_gbp

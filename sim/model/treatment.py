@@ -7,6 +7,8 @@ episode, then sends the person where the exit reason leads.
 
 from __future__ import annotations
 
+from typing import Final
+
 from .detox import detox
 from .hazards import draw_from
 from .kernel import clock
@@ -36,7 +38,7 @@ from .rehab import rehab
 from .steps import available, fallback
 from .world import Stage, World
 
-FORCED_BY: dict[str, tuple[str, str]] = {
+FORCED_BY: Final[dict[str, tuple[str, str]]] = {
     OST_LONG_ACTING: (OST, LONG_ACTING),
     REHAB_FUNDED: (REHAB, FUNDED),
 }

@@ -13,14 +13,12 @@ import datetime as dt
 from collections.abc import Generator, Mapping
 from typing import Any, TypeAlias
 
-import simpy
-
 from ..scenario import Scenario
 from ..streams import Streams
 from ..vocab import DAYS_PER_YEAR, OCU
 from .draws import PersonStream
 from .hazards import INF, death_rate_per_day, next_boundary
-from .kernel import Wait, clock
+from .kernel import Env, Wait, clock
 from .monitor import Monitor
 from .mortality import death_place
 from .outcomes import CLOSABLE, HAT, ONGOING, REHAB, SEGMENT_MODALITIES
@@ -63,7 +61,7 @@ class World:
         self.exit_kinds = streams.get("exit_kind")
         """Draws how an unplanned exit is recorded (only where the scenario splits them)."""
         self.policy_days = [day for day, _ in scenario.phases()[1:]]
-        self.env = env = simpy.Environment()
+        self.env = env = Env()
         self.year = 0  # model years completed (years of 365 days from the start date)
         initial = scenario.population.initial
         self.monitor = Monitor(initial.community + initial.in_treatment)
