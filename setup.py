@@ -26,9 +26,8 @@ from setuptools.command.build_ext import build_ext
 
 ROOT = Path(__file__).resolve().parent
 MODEL = Path("sim") / "model"
-LEFT_AS_SOURCE = {"__init__.py", "records.py"}
-"""Not compiled: the package's entry (it chooses the build) and the records, which other
-processes unpickle and the metrics read."""
+LEFT_AS_SOURCE = {"__init__.py"}
+"""Not compiled: the package's entry (it chooses the build)."""
 GROUP = "sim.model.compiled"
 """The name of the compiled modules' shared library (``sim/model/compiled__mypyc``)."""
 

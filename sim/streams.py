@@ -1,7 +1,8 @@
 """Named, order-independent random-number streams.
 
 Every random input of the model draws from its own stream, found by name
-(``streams.get("incidence")``) or by person (seeded by ``streams.person_seed(17)``). A stream's
+(``streams.get("incidence")``) or by person (seeded by
+:func:`sim.model.draws.person_seed` from :attr:`Streams.person_prefix`). A stream's
 state is derived only from ``(seed, replication, name)`` by hashing, never from
 the order in which streams are created, so:
 
@@ -23,12 +24,8 @@ from __future__ import annotations
 
 import hashlib
 import random
-import struct
 
 __all__ = ["Streams", "derive_seed"]
-
-_WORDS = struct.Struct("<6I").unpack
-
 
 def derive_seed(seed: int, replication: int, name: str) -> int:
     """Return a 128-bit integer seed for the stream ``name`` of ``replication``.
@@ -47,15 +44,16 @@ class Streams:
     :param replication: the replication number (0, 1, ...).
     """
 
-    __slots__ = ("seed", "replication", "_named", "_person_prefix")
+    __slots__ = ("seed", "replication", "_named", "person_prefix")
 
     def __init__(self, seed: int, replication: int) -> None:
         self.seed = int(seed)
         self.replication = int(replication)
         self._named: dict[str, random.Random] = {}
-        # the hash state after the key's common part: each person's key only adds its id
-        self._person_prefix = hashlib.blake2b(
+        self.person_prefix = hashlib.blake2b(
             f"{self.seed}/{self.replication}/@person/".encode(), digest_size=24)
+        """The BLAKE2b state after the common part of every person's key, from which
+        :func:`sim.model.draws.person_seed` goes on with a person's id."""
 
     def get(self, name: str) -> random.Random:
         """Return the stream called ``name``, creating it on first use."""
@@ -64,14 +62,3 @@ class Streams:
             rng = random.Random(derive_seed(self.seed, self.replication, name))
             self._named[name] = rng
         return rng
-
-    def person_seed(self, person_id: int) -> tuple[int, int, int, int, int, int]:
-        """The seed of person ``person_id``'s own stream: six 32-bit integers, the BLAKE2b
-        hash of ``(seed, replication, "@person/<id>")`` (what
-        :class:`sim.model.draws.PersonStream` is made from).
-
-        The hash goes on from the key's common part, so each person only adds their id.
-        """
-        digest = self._person_prefix.copy()
-        digest.update(str(person_id).encode())
-        return _WORDS(digest.digest())  # type: ignore[return-value]

@@ -8,7 +8,7 @@ import struct
 
 import pytest
 
-from sim.model.draws import PersonStream
+from sim.model.draws import PersonStream, person_seed
 from sim.streams import Streams, derive_seed
 
 pytestmark = pytest.mark.unit
@@ -127,7 +127,7 @@ def test_replications_differ_for_every_named_stream():
 
 
 def _person(s: Streams, pid: int) -> PersonStream:
-    return PersonStream(s.person_seed(pid))
+    return PersonStream(person_seed(s.person_prefix, pid))
 
 
 def test_person_seed_is_the_hash_of_seed_replication_and_id():
@@ -135,7 +135,7 @@ def test_person_seed_is_the_hash_of_seed_replication_and_id():
     whole key ``seed/replication/@person/id`` at once."""
     for seed, rep, pid in [(0, 0, 0), (3, 1, 17), (20240101, 19, 10**7)]:
         whole = hashlib.blake2b(f"{seed}/{rep}/@person/{pid}".encode(), digest_size=24)
-        assert Streams(seed, rep).person_seed(pid) == struct.unpack("<6I", whole.digest())
+        assert person_seed(Streams(seed, rep).person_prefix, pid) == struct.unpack("<6I", whole.digest())
 
 
 def test_person_stream_reproducible_and_not_shared():

@@ -6,21 +6,17 @@ Days are from the scenario's start date.
 
 from __future__ import annotations
 
-from dataclasses import fields
-from operator import attrgetter
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ..model.outcomes import COMPLETED, ONGOING
-from ..model.records import Episode, Records
+from ..model.records import EPISODE_FIELDS, Episode, Records
 from ..vocab import OPIATE
 from .catalogue import SIX_MONTHS_DAYS
 from .yearly import yearly_metrics
 
-EPISODE_FIELDS = tuple(f.name for f in fields(Episode))
-"""The columns an :class:`Episode` gives the ``people`` table, in order."""
 ONGOING_WAITING = "ongoing_waiting"
 """``exit_reason`` of an episode still waiting for treatment at the end of the run."""
 
@@ -28,7 +24,7 @@ ONGOING_WAITING = "ongoing_waiting"
 def people_table(rec: Records) -> pd.DataFrame:
     """One row per episode, with waits and length of stay in days."""
     # one tuple per episode (not a dict): pandas infers the same dtypes, much faster
-    rows = list(map(attrgetter(*EPISODE_FIELDS), rec.episodes))
+    rows = list(map(Episode.values, rec.episodes))
     df = pd.DataFrame(rows, columns=list(EPISODE_FIELDS))
     df["path"] = df["path"].map(">".join)
     df["wait_triage_days"] = df["triage_day"] - df["referral_day"]

@@ -11,7 +11,7 @@ away remain.
 from __future__ import annotations
 
 from ..vocab import DAYS_PER_YEAR
-from .hazards import EPS, INF, PAST, hazard_crossing
+from .hazards import EPS, INF, PAST, hazard_crossing, soonest
 from .kernel import clock, timeout
 from .mortality import death_delay
 from .outcomes import SELF_REFERRAL
@@ -51,7 +51,7 @@ def after_treatment(world: World, person: Person) -> Stage:
         recovery = relapse.recovery
         recovery_rate = recovery.per_year * person.factor(recovery.multipliers) / DAYS_PER_YEAR
         t_recover = rng.expovariate(recovery_rate) if recovery_rate > 0 else INF
-        wait = min(end - now + PAST, t_relapse, t_death, t_move, t_recover)
+        wait = soonest(end - now + PAST, t_relapse, t_death, t_move, t_recover)
         yield timeout(env, wait)
         if wait == t_relapse:
             returned = back > 0 and rng.random() < back

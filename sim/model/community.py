@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Final
 
 from ..scenario import SOURCES
 from ..vocab import DAYS_PER_YEAR
-from .hazards import EPS, INF, PAST, pick
+from .hazards import EPS, INF, PAST, pick, soonest
 from .kernel import clock, timeout
 from .mortality import death_delay
 from .people import COMMUNITY, CUSTODY, MOVED_AWAY, RECOVERED, TRIAGE_WAIT, Person
@@ -46,7 +46,7 @@ def community(world: World, person: Person) -> Stage:
         base = world.parameters.mortality.community.per_100_person_years
         t_death = death_delay(world.parameters.mortality, person, now, base, boundary,
                               rng.expovariate(1.0))
-        wait = min(gap, t_death, boundary - now + PAST)
+        wait = soonest(gap, t_death, boundary - now + PAST)
         if wait == INF:
             return None  # nothing can ever happen to this person
         yield timeout(env, wait)

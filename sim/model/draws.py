@@ -10,7 +10,7 @@ parameters and implementations for combined multiple recursive random number
 generators", Operations Research 47(1): the generator of R's ``"L'Ecuyer-CMRG"`` streams
 and of many simulation packages. Its period is about 2^191; each person's stream starts
 at a point of it set by hashing ``(seed, replication, person)``
-(:meth:`sim.streams.Streams.person_seed`), so two people's few thousand draws overlap
+(:func:`person_seed`), so two people's few thousand draws overlap
 with negligible probability. The arithmetic is the original floating-point
 one, so each step is exact in doubles and the same with or without compilation. Each
 uniform has 32 bits of resolution and lies strictly inside (0, 1).
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import random
+import struct
 from typing import Any, Final
 
 __all__ = ["PersonStream", "M1", "M2"]
@@ -40,6 +41,17 @@ _NORM: Final = 2.328306549295727688e-10  # 1 / (M1 + 1)
 _NV_MAGIC: Final = 4 * math.exp(-0.5) / math.sqrt(2.0)  # random.NV_MAGICCONST
 
 _STDLIB: Any = random.Random  # its variate methods, called on this stream
+_SEED_WORDS: Final = struct.Struct("<6I")
+
+
+def person_seed(prefix: Any, person_id: int) -> tuple[int, int, int, int, int, int]:
+    """The seed of person ``person_id``'s own stream (what :class:`PersonStream` is made
+    from): six 32-bit integers, the BLAKE2b hash of ``(seed, replication,
+    "@person/<id>")``, gone on from ``prefix``, the hash of the key's common part
+    (:attr:`sim.streams.Streams.person_prefix`), so that each person only adds their id."""
+    digest = prefix.copy()
+    digest.update(str(person_id).encode())
+    return _SEED_WORDS.unpack(digest.digest())  # type: ignore[no-any-return]
 
 
 def _component(a: int, b: int, c: int, modulus: float) -> tuple[float, float, float]:
@@ -54,7 +66,7 @@ def _component(a: int, b: int, c: int, modulus: float) -> tuple[float, float, fl
 class PersonStream:
     """One person's MRG32k3a stream.
 
-    :param seed: six non-negative integers (:meth:`sim.streams.Streams.person_seed`'s
+    :param seed: six non-negative integers (:func:`person_seed`'s
         32-bit words). The first three are taken modulo ``M1`` and the last three modulo
         ``M2``; a component left all zero (probability about 2^-96) starts at (1, 0, 0).
     """

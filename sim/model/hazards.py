@@ -24,6 +24,13 @@ MONTH_DAYS: Final = DAYS_PER_YEAR / 12
 """Days in a model month (snapshots are taken every month)."""
 
 
+def soonest(a: float, b: float, c: float = INF, d: float = INF, e: float = INF,
+            f: float = INF) -> float:
+    """The least of up to six days (``min`` of them, in two-argument steps that compiled
+    code does without a call into Python)."""
+    return min(min(min(a, b), min(c, d)), min(e, f))
+
+
 class CumulativeHazard(Protocol):
     """A duration distribution given by its cumulative hazard ``H(t)`` (``t`` in days)."""
 

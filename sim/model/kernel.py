@@ -26,13 +26,23 @@ import math
 from collections.abc import Generator
 from heapq import heappop, heappush
 from itertools import count
-from typing import Any
+from typing import Any, Final
 
 import simpy
 from simpy.events import NORMAL, PENDING, URGENT, Event, Interrupt
 
 Wait = Any
-"""What a life yields to wait: a SimPy event, a condition of events, or a :class:`Timer`."""
+"""What a life yields to wait: a SimPy event, a condition of events, or a :class:`Timer`
+(or :data:`OVER`)."""
+
+
+class Over:
+    """The type of :data:`OVER`."""
+
+
+OVER: Final = Over()
+"""What a life may yield to end there, as if it returned (without the exception with which
+a compiled generator returns)."""
 
 
 class Env(simpy.Environment):
@@ -214,16 +224,27 @@ class Life:
     processed (or sent its exception when it failed).
 
     :param env: the environment.
-    :param generator: the life; it starts when an urgent event made now is processed.
+    :param generator: the life.
+    :param deferred: start it when an urgent event made now is processed (as SimPy
+        starts a process); otherwise it waits for :meth:`start_now`.
     """
 
-    def __init__(self, env: Env, generator: Generator[Any, Any, Any]) -> None:
+    def __init__(self, env: Env, generator: Generator[Any, Any, Any],
+                 deferred: bool = True) -> None:
         self.env = env
         self.generator: Generator[Any, Any, Any] | None = generator
-        start = first_on(env, 0.0)
-        assert start.callbacks is not None
-        start.callbacks.append(self)
-        self.target: Any = start
+        self.target: Any = None
+        if deferred:
+            start = first_on(env, 0.0)
+            assert start.callbacks is not None
+            start.callbacks.append(self)
+            self.target = start
+
+    def start_now(self) -> None:
+        """Run the life until its first wait, now, instead of from an urgent event (whose
+        number it takes, so that the events made are counted as SimPy counts them)."""
+        next(self.env._eid)  # noqa: SLF001
+        self.resume(None)
 
     def __call__(self, event: Any) -> None:
         """Resume the life with ``event`` (what SimPy's own loop calls; the compiled loop
@@ -237,12 +258,12 @@ class Life:
 
     def resume(self, event: Any) -> None:
         """Send ``event``'s value (or throw its exception) into the life, until it yields
-        an event that has not happened yet, or ends."""
+        an event that has not happened yet, or ends (``None``: start it)."""
         generator = self.generator
         assert generator is not None
         while True:
             try:
-                if isinstance(event, Timer):
+                if event is None or isinstance(event, Timer):
                     event = generator.send(None)  # a timer's value
                 elif event._ok:  # noqa: SLF001
                     event = generator.send(event._value)  # noqa: SLF001
@@ -250,6 +271,8 @@ class Life:
                     event._defused = True  # noqa: SLF001
                     event = generator.throw(event._value)  # noqa: SLF001
             except StopIteration:
+                event = OVER
+            if event is OVER:
                 self.generator = self.target = None
                 next(self.env._eid)  # noqa: SLF001 - the end SimPy would schedule
                 return

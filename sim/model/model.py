@@ -35,6 +35,7 @@ from .community import community, custody
 from .draws import exponential
 from .hazards import INF, PAST
 from .kernel import (
+    OVER,
     Env,
     Life,
     Wait,
@@ -168,19 +169,26 @@ class Model:
                 person.ever_treated = True
             world.enter(person, COMMUNITY)
             world.mark_using(person)
-            person.process = Life(world.env, self.life(person, COMMUNITY))
+            self._begin(person, self.life(person, COMMUNITY))
         for _ in range(initial.in_treatment):
             person = world.new_person(initial.substance)
             person.set_attr("previously_treated", "true")
             elapsed_days = initial.time_in_treatment.sample(person.rng)
             world.enter(person, IN_TREATMENT)
-            person.process = Life(world.env, self._carried_in(person, elapsed_days))
+            self._begin(person, self._carried_in(person, elapsed_days))
+
+    def _begin(self, person: Person, life: Process) -> None:
+        """Give ``person`` their ``life`` and run it, now, until its first wait."""
+        process = person.process = Life(self.world.env, life, deferred=False)
+        process.start_now()
 
     def life(self, person: Person, state: int | None) -> Process:
-        """Walk ``person`` through stages from ``state`` until their life in the model ends."""
+        """Walk ``person`` through stages from ``state`` until their life in the model ends
+        (then end its :class:`Life` by yielding :data:`OVER`)."""
         while state is not None:
             state = yield from STAGES[state](self.world, person)
         person.retire()
+        yield OVER
 
     def _carried_in(self, person: Person, elapsed_days: float) -> Process:
         state = yield from carried_in(self.world, person, elapsed_days)
@@ -211,7 +219,7 @@ class Model:
             world.monitor.incidence += 1
             world.enter(person, COMMUNITY)
             world.mark_using(person)
-            person.process = Life(env, self.life(person, COMMUNITY))
+            self._begin(person, self.life(person, COMMUNITY))
 
     def _policies(self) -> Process:
         """Apply each policy on its date, before anything else happens that day."""

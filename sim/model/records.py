@@ -1,49 +1,91 @@
 """What the model writes down as it runs: episodes, segments, deaths, costs, transitions.
 
-Every record is a named tuple (or, for the episode that fills in as it goes, a slotted
-dataclass) built by keyword; :mod:`sim.metrics` reads them by field name. Times are days
-from the scenario's start date, money is pounds. Nothing here reads or writes files.
+Every record is a named tuple (or, for the episode that fills in as it goes, a class with
+fixed attributes) built by keyword; :mod:`sim.metrics` reads them by field name. Times are
+days from the scenario's start date, money is pounds. Nothing here reads or writes files.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from .outcomes import DETOX
 
+EPISODE_FIELDS: Final = (
+    "pid", "episode", "initial", "source", "referral_day", "substance", "sex", "age_band",
+    "injecting", "mental_health", "housing_need", "previously_treated", "triage_day",
+    "triaged_only", "start_day", "exit_day", "exit_reason", "path", "ost_setting",
+    "ost_formulation", "inpatient_detox", "abandoned_wait", "transfer_in",
+)
+"""An :class:`Episode`'s fields, in order (the columns it gives the ``people`` table)."""
 
-@dataclass(slots=True)
+
 class Episode:
     """One treatment episode: from referral to exit (or to the end of the run).
 
-    Days are from the start date; ``path`` lists the modalities walked, in order.
+    Days are from the start date; ``path`` lists the modalities walked, in order;
+    ``transfer_in`` says it was started by a transfer from another provider in the area
+    (not a new presentation). Built by keyword; the fields after the person's are filled
+    in as the episode goes. A plain class with fixed attributes, so that the compiled
+    model makes and fills it without Python calls; equal when every field is.
     """
 
-    pid: int
-    episode: int
-    initial: bool
-    source: str
-    referral_day: float
-    substance: str
-    sex: str
-    age_band: str
-    injecting: bool
-    mental_health: bool
-    housing_need: bool
-    previously_treated: bool
-    triage_day: float | None = None
-    triaged_only: bool = False
-    start_day: float | None = None
-    exit_day: float | None = None
-    exit_reason: str | None = None
-    path: list[str] = field(default_factory=list)
-    ost_setting: str | None = None
-    ost_formulation: str | None = None
-    inpatient_detox: bool = False
-    abandoned_wait: bool = False
-    transfer_in: bool = False
-    """Started by a transfer from another provider in the area (not a new presentation)."""
+    def __init__(self, *, pid: int, episode: int, initial: bool, source: str,
+                 referral_day: float, substance: str, sex: str, age_band: str,
+                 injecting: bool, mental_health: bool, housing_need: bool,
+                 previously_treated: bool, triage_day: float | None = None,
+                 triaged_only: bool = False, start_day: float | None = None,
+                 exit_day: float | None = None, exit_reason: str | None = None,
+                 path: list[str] | None = None, ost_setting: str | None = None,
+                 ost_formulation: str | None = None, inpatient_detox: bool = False,
+                 abandoned_wait: bool = False, transfer_in: bool = False) -> None:
+        self.pid = pid
+        self.episode = episode
+        self.initial = initial
+        self.source = source
+        self.referral_day = referral_day
+        self.substance = substance
+        self.sex = sex
+        self.age_band = age_band
+        self.injecting = injecting
+        self.mental_health = mental_health
+        self.housing_need = housing_need
+        self.previously_treated = previously_treated
+        self.triage_day = triage_day
+        self.triaged_only = triaged_only
+        self.start_day = start_day
+        self.exit_day = exit_day
+        self.exit_reason = exit_reason
+        self.path: list[str] = [] if path is None else path
+        self.ost_setting = ost_setting
+        self.ost_formulation = ost_formulation
+        self.inpatient_detox = inpatient_detox
+        self.abandoned_wait = abandoned_wait
+        self.transfer_in = transfer_in
+
+    def values(self) -> tuple[Any, ...]:
+        """The fields' values, in the order of :data:`EPISODE_FIELDS`."""
+        return (self.pid, self.episode, self.initial, self.source, self.referral_day,
+                self.substance, self.sex, self.age_band, self.injecting, self.mental_health,
+                self.housing_need, self.previously_treated, self.triage_day,
+                self.triaged_only, self.start_day, self.exit_day, self.exit_reason,
+                self.path, self.ost_setting, self.ost_formulation, self.inpatient_detox,
+                self.abandoned_wait, self.transfer_in)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Episode) and self.values() == other.values()
+
+    def __hash__(self) -> int:
+        raise TypeError("an Episode is mutable and cannot be hashed")
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={value!r}"
+                           for name, value in zip(EPISODE_FIELDS, self.values(), strict=True))
+        return f"Episode({fields})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_episode, (self.values(),))
 
     @property
     def route(self) -> str | None:
@@ -56,6 +98,11 @@ class Episode:
         if last == DETOX:
             return "detox_inpatient" if self.inpatient_detox else "detox_community"
         return last
+
+
+def _episode(values: tuple[Any, ...]) -> Episode:
+    """An :class:`Episode` from its :meth:`Episode.values` (what unpickling calls)."""
+    return Episode(**dict(zip(EPISODE_FIELDS, values, strict=True)))
 
 
 class Segment(NamedTuple):

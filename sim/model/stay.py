@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..scenario.models_services import Pressure
 from ..vocab import DAYS_PER_YEAR, REVIEW_DAYS
-from .hazards import INF, PAST, CumulativeHazard, delay_after_induction, interp
+from .hazards import INF, PAST, CumulativeHazard, delay_after_induction, interp, soonest
 from .kernel import clock
 from .outcomes import (
     COMPLETED,
@@ -223,8 +223,8 @@ class Stay:
         return self._wait()
 
     def _wait(self) -> float:
-        self.due = due = min(self.t_drop, self.t_death, self.t_transfer, self.t_complete,
-                             self.t_review, self.end)
+        self.due = due = soonest(self.t_drop, self.t_death, self.t_transfer, self.t_complete,
+                                 self.t_review, self.end)
         return due - self.days
 
     def after_wait(self) -> StepEnd | None:

@@ -16,7 +16,7 @@ from typing import Any, TypeAlias
 from ..scenario import Scenario
 from ..streams import Streams
 from ..vocab import DAYS_PER_YEAR, OCU
-from .draws import PersonStream
+from .draws import PersonStream, person_seed
 from .hazards import INF, death_rate_per_day, next_boundary
 from .kernel import Env, Wait, clock
 from .monitor import Monitor
@@ -122,7 +122,7 @@ class World:
     def new_person(self, substance_shares: Mapping[str, float] | None = None) -> Person:
         """Create the next person, with attributes drawn from their own stream."""
         pid = len(self.people)
-        rng = PersonStream(self.streams.person_seed(pid))
+        rng = PersonStream(person_seed(self.streams.person_prefix, pid))
         attrs = draw_attributes(rng, self.parameters.population.attributes, substance_shares)
         person = Person(pid, rng, attrs)
         self.people.append(person)
