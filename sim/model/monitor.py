@@ -2,6 +2,12 @@
 
 The monitor only appends to lists and updates counters; turning them into tables is
 the job of :mod:`sim.metrics`. Nothing here reads or writes files.
+
+Costs and segments, the most numerous records, are kept as columns (a list per field)
+while the run lasts and made into their named tuples by :meth:`Monitor.records`: a list
+of numbers and strings is one object to Python's cyclic collector, a tuple per record is
+one each, which the collections between chunks would walk (at 16x Hampshire, 540,000 of
+them).
 """
 
 from __future__ import annotations
@@ -32,9 +38,19 @@ class Monitor:
         self.initial_people = initial_people
         self.incidence = 0
         self.episodes: list[Episode] = []
-        self.segments: list[Segment] = []
         self.deaths: list[Death] = []
-        self.ledger: list[LedgerEntry] = []
+        # the Segment fields, as columns
+        self.segment_pid: list[int] = []
+        self.segment_episode: list[int] = []
+        self.segment_modality: list[str] = []
+        self.segment_start_day: list[float] = []
+        self.segment_end_day: list[float] = []
+        self.segment_end_reason: list[str] = []
+        # the LedgerEntry fields, as columns
+        self.ledger_service: list[str] = []
+        self.ledger_start_day: list[float] = []
+        self.ledger_end_day: list[float] = []
+        self.ledger_amount_gbp: list[float] = []
         self.snapshots: list[dict[str, Any]] = []
         self.transitions: list[Transition] = []
         self.relapses: list[Relapse] = []
@@ -53,8 +69,38 @@ class Monitor:
     def cost(self, service: str, start_day: float, end_day: float, amount_gbp: float) -> None:
         """Book ``amount_gbp`` pounds on ``service``, spent evenly over [start_day, end_day]."""
         if amount_gbp:
-            self.ledger.append(LedgerEntry(service=service, start_day=start_day,
-                                           end_day=end_day, amount_gbp=amount_gbp))
+            self.ledger_service.append(service)
+            self.ledger_start_day.append(start_day)
+            self.ledger_end_day.append(end_day)
+            self.ledger_amount_gbp.append(amount_gbp)
+
+    def segment(self, *, pid: int, episode: int, modality: str, start_day: float,
+                end_day: float, end_reason: str) -> None:
+        """Record a :class:`Segment` of episode ``episode`` of person ``pid`` in
+        ``modality``, from ``start_day`` to ``end_day`` (ended for ``end_reason``)."""
+        self.segment_pid.append(pid)
+        self.segment_episode.append(episode)
+        self.segment_modality.append(modality)
+        self.segment_start_day.append(start_day)
+        self.segment_end_day.append(end_day)
+        self.segment_end_reason.append(end_reason)
+
+    def ledger(self) -> list[LedgerEntry]:
+        """The costs booked so far, in order."""
+        columns: dict[str, list[Any]] = {
+            "service": self.ledger_service, "start_day": self.ledger_start_day,
+            "end_day": self.ledger_end_day, "amount_gbp": self.ledger_amount_gbp,
+        }
+        return list(map(LedgerEntry, *(columns[name] for name in LedgerEntry._fields)))
+
+    def segments(self) -> list[Segment]:
+        """The segments recorded so far, in order."""
+        columns: dict[str, list[Any]] = {
+            "pid": self.segment_pid, "episode": self.segment_episode,
+            "modality": self.segment_modality, "start_day": self.segment_start_day,
+            "end_day": self.segment_end_day, "end_reason": self.segment_end_reason,
+        }
+        return list(map(Segment, *(columns[name] for name in Segment._fields)))
 
     def records(self, *, horizon_days: float, end_day: float, warmup_years: int, years: int,
                 events: int) -> Records:
@@ -67,9 +113,9 @@ class Monitor:
             initial_people=self.initial_people,
             incidence=self.incidence,
             episodes=self.episodes,
-            segments=self.segments,
+            segments=self.segments(),
             deaths=self.deaths,
-            ledger=self.ledger,
+            ledger=self.ledger(),
             snapshots=self.snapshots,
             during_year=self.during_year,
             transitions=self.transitions,

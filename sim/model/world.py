@@ -29,7 +29,7 @@ from .people import (
     Person,
     draw_attributes,
 )
-from .records import Death, Episode, Relapse, Segment
+from .records import Death, Episode, Relapse
 from .services import KeyworkerPool, Pool, RehabBudget, TriageClinic
 
 Stage: TypeAlias = Generator[Wait, Any, int | None]
@@ -280,10 +280,8 @@ class World:
         start = person.segment_start
         modality = person.modality
         assert modality is not None and person.episode is not None
-        self.monitor.segments.append(Segment(
-            pid=person.pid, episode=person.episode.episode, modality=modality,
-            start_day=start, end_day=end_day, end_reason=reason,
-        ))
+        self.monitor.segment(pid=person.pid, episode=person.episode.episode, modality=modality,
+                             start_day=start, end_day=end_day, end_reason=reason)
         if person.segment_gbp_per_day:
             self.monitor.cost(modality, start, end_day,
                               person.segment_gbp_per_day * (end_day - start))
