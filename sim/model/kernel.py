@@ -69,15 +69,19 @@ def run_until(env: Env, stop: float) -> None:
         env._now = day  # noqa: SLF001
         if isinstance(event, Timer):
             timer: Timer = event
-            callbacks = timer.callbacks
-            timer.callbacks = None
-            assert callbacks is not None
-            for callback in callbacks:
-                if isinstance(callback, Life):
-                    life: Life = callback
-                    life.resume(timer)
-                else:
-                    callback(timer)
+            owner = timer.owner
+            others = timer.others
+            timer.processed = True
+            timer.owner = timer.others = None
+            if owner is not None:
+                owner.resume(timer)
+            if others is not None:
+                for callback in others:
+                    if isinstance(callback, Life):
+                        life: Life = callback
+                        life.resume(timer)
+                    else:
+                        callback(timer)
             continue
         callbacks = event.callbacks
         event.callbacks = None
@@ -96,6 +100,11 @@ class Timer:
     ``Timeout`` with fixed attributes (read directly by the compiled loop), usable in
     SimPy's conditions (``ev | timer``) like any event.
 
+    Nearly always one life waits for a timer and nothing else: that life is kept as its
+    :attr:`owner`, and a list of callbacks is made only when something else waits too
+    (or SimPy's code asks for :attr:`callbacks`), so that a timer is one object to make
+    and for the cyclic collector to walk, not two.
+
     :param env: the environment.
     :param delay: days from now (not negative).
     """
@@ -104,10 +113,41 @@ class Timer:
         if delay < 0:
             raise ValueError(f"Negative delay {delay}")
         self.env = env
-        self.callbacks: list[Any] | None = []
+        self.owner: Life | None = None  # the first to wait, when it is a life
+        self.others: list[Any] | None = None  # every waiter, in order, once it is a list
+        self.processed = False
         self._ok = True
         self._value: Any = None
         self._delay = delay
+
+    @property
+    def callbacks(self) -> list[Any] | None:
+        """What waits for the timer, in order (SimPy's ``Event.callbacks``; ``None`` once
+        it has been processed). The list is made here if need be, with the owner first,
+        so that SimPy's code can add to it."""
+        if self.processed:
+            return None
+        others = self.others
+        if others is None:
+            others = self.others = [] if self.owner is None else [self.owner]
+            self.owner = None
+        return others
+
+    @callbacks.setter
+    def callbacks(self, value: list[Any] | None) -> None:
+        """Set what waits for the timer (``None``: it has been processed)."""
+        self.owner = None
+        self.others = value
+        self.processed = value is None
+
+    def wait(self, life: Life) -> None:
+        """Add ``life`` to what waits for the timer (which has not been processed)."""
+        if self.owner is None and self.others is None:
+            self.owner = life
+        else:
+            callbacks = self.callbacks
+            assert callbacks is not None
+            callbacks.append(life)
 
     def __repr__(self) -> str:
         return f"<Timer({self._delay}) object at {id(self):#x}>"
@@ -236,8 +276,7 @@ class Life:
         self.target: Any = None
         if deferred:
             start = first_on(env, 0.0)
-            assert start.callbacks is not None
-            start.callbacks.append(self)
+            start.wait(self)
             self.target = start
 
     def start_now(self) -> None:
@@ -278,9 +317,12 @@ class Life:
                 return
             if isinstance(event, Timer):
                 timer: Timer = event
-                waiting = timer.callbacks
-            else:
-                waiting = event.callbacks
+                if timer.processed:
+                    continue
+                timer.wait(self)
+                self.target = timer
+                return
+            waiting = event.callbacks
             if waiting is not None:
                 waiting.append(self)  # the loop calls it (compiled: directly, as resume)
                 self.target = event
