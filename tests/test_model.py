@@ -237,7 +237,7 @@ def test_people_whose_life_ended_free_their_stream_and_caches(example):
     model = Model(example, Streams(3, 0))
     model.run()
     gone = [p for p in model.world.people if STATE_NAMES[p.state] in ("dead", "moved_away")]
-    assert gone and all(p.rng is None and p.process is None and not p.cache for p in gone)
+    assert gone and all(p.rng is None and p.process is None and p.factors is None for p in gone)
     assert all(p.rng is not None for p in model.world.people if p not in gone)
 
 

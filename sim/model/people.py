@@ -58,22 +58,49 @@ ABSORBING: Final = frozenset({DEAD, MOVED_AWAY})
 """States nobody leaves."""
 
 
+class Profiles:
+    """The attribute profiles of one world: a number for each (people with the same
+    attribute levels share one) and, for each, the multipliers of the tables looked up
+    so far (shared by everyone with that profile, so nobody keeps a cache of their own)."""
+
+    def __init__(self) -> None:
+        self.numbers: dict[tuple[str | None, ...], int] = {}
+        self.factors: list[dict[int, float]] = []
+        """By profile number: id(multiplier table) -> its factor for that profile."""
+
+    def number(self, person: Person) -> int:
+        """The number of ``person``'s profile (a new one for levels not seen before)."""
+        key = person.profile_key()
+        number = self.numbers.get(key)
+        if number is None:
+            number = self.numbers[key] = len(self.factors)
+            self.factors.append({})
+        return number
+
+    def forget_factors(self) -> None:
+        """Forget every multiplier looked up (the parameters in force changed)."""
+        for factors in self.factors:
+            factors.clear()
+
+
 class Person:
     """One person with problem drug use.
 
     :param pid: the person's id (0, 1, ... in order of entry).
     :param rng: the person's own random stream.
     :param attrs: attribute name -> level (strings).
+    :param profiles: the world's attribute profiles (a new set when not given).
     """
 
     __slots__ = (
         "pid", "rng", "attrs", "state", "exit_day", "exit_route", "release_day", "episodes",
         "episode", "modality", "segment_start", "segment_gbp_per_day", "process",
-        "treatment_from", "treatment_to", "using_from", "using_to", "ever_treated", "cache",
-        "dynamic_cache", "profile",
+        "treatment_from", "treatment_to", "using_from", "using_to", "ever_treated",
+        "profiles", "profile", "factors",
     )
 
-    def __init__(self, pid: int, rng: PersonStream, attrs: dict[str, str]) -> None:
+    def __init__(self, pid: int, rng: PersonStream, attrs: dict[str, str],
+                 profiles: Profiles | None = None) -> None:
         self.pid = pid
         self.rng = rng
         self.attrs = attrs
@@ -92,9 +119,9 @@ class Person:
         self.treatment_from = self.treatment_to = -1
         self.using_from = self.using_to = -1
         self.ever_treated = False
-        self.cache: dict[int, float] = {}  # id(multiplier table) -> factor for this person
-        self.dynamic_cache: dict[int, float] = {}  # the same, for tables on dynamic attributes
-        self.profile = -1  # the world's number for these attributes (-1: not looked up yet)
+        self.profiles = Profiles() if profiles is None else profiles
+        self.profile = -1  # the number of these attributes' profile (-1: not looked up yet)
+        self.factors: dict[int, float] | None = None  # that profile's multipliers
 
     def set_attr(self, name: str, level: str | None) -> None:
         """Change one of the :data:`DYNAMIC_ATTRIBUTES` (``None`` removes it)."""
@@ -102,9 +129,8 @@ class Person:
             raise ValueError(f"{name!r} is not an attribute that changes during a life")
         if self.attrs.get(name) == level:
             return
-        if self.dynamic_cache:
-            self.dynamic_cache.clear()
         self.profile = -1
+        self.factors = None
         if level is None:
             self.attrs.pop(name, None)
         else:
@@ -113,22 +139,27 @@ class Person:
     def factor(self, table: dict[str, dict[str, float]]) -> float:
         """This person's multiplier from ``table`` (no unit; 1 for an empty table).
 
-        Cached by table identity: for the person's life when the table is keyed only on
-        fixed attributes, until the next :meth:`set_attr` when it names a dynamic one.
+        Kept, by table identity, for everyone with the person's profile (all their
+        attributes, so a table on one that changes is looked up again after
+        :meth:`set_attr`), until the parameters in force change.
         """
         if not table:
             return 1.0
+        factors = self.factors
+        if factors is None:
+            factors = self.factors = self.profiles.factors[self.profile_number()]
         key = id(table)
-        value = self.cache.get(key)
+        value = factors.get(key)
         if value is None:
-            value = self.dynamic_cache.get(key)
-            if value is None:
-                value = multiplier(table, self.attrs)
-                if DYNAMIC_ATTRIBUTES.isdisjoint(table):
-                    self.cache[key] = value
-                else:
-                    self.dynamic_cache[key] = value
+            value = factors[key] = multiplier(table, self.attrs)
         return value
+
+    def profile_number(self) -> int:
+        """The number of the person's attribute profile (see :class:`Profiles`)."""
+        profile = self.profile
+        if profile < 0:
+            profile = self.profile = self.profiles.number(self)
+        return profile
 
     def profile_key(self) -> tuple[str | None, ...]:
         """The person's attribute levels in the order of :data:`ATTRIBUTE_NAMES` (``None``
@@ -138,9 +169,9 @@ class Person:
 
     def retire(self) -> None:
         """Free what a person whose life in the model has ended (dead or moved away) no
-        longer needs: their random stream, caches and process. Their records stay."""
+        longer needs: their random stream and process. Their records stay."""
         self.rng = None  # type: ignore[assignment]
-        self.cache = self.dynamic_cache = {}
+        self.factors = None
         self.process = None
 
 

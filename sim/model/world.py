@@ -27,6 +27,7 @@ from .people import (
     STATE_NAMES,
     USING_STATES,
     Person,
+    Profiles,
     draw_attributes,
 )
 from .records import Death, Episode, Relapse
@@ -78,8 +79,8 @@ class World:
         self.profile_cache: dict[str, dict[int, Any]] = {}
         """Rates under the parameters in force, by kind and attribute profile (cleared by a
         policy)."""
-        self.profiles: dict[tuple[str | None, ...], int] = {}
-        """Attribute profiles seen so far (:meth:`Person.profile_key`) -> their numbers."""
+        self.profiles = Profiles()
+        """Attribute profiles seen so far, and their multipliers."""
         self.people: list[Person] = []
         self.in_treatment: set[Person] = set()
         self.using: set[Person] = set()
@@ -98,17 +99,13 @@ class World:
     def cached_rates(self, kind: str, person: Person) -> Any:
         """Rates of ``kind`` kept for everyone with the attributes of ``person`` under the
         parameters in force (``None`` if none are kept: build them, :meth:`keep_rates`)."""
-        profile = person.profile
-        if profile < 0:
-            profiles = self.profiles
-            profile = person.profile = profiles.setdefault(person.profile_key(), len(profiles))
         kept = self.profile_cache.get(kind)
-        return None if kept is None else kept.get(profile)
+        return None if kept is None else kept.get(person.profile_number())
 
     def keep_rates(self, kind: str, person: Person, rates: Any) -> Any:
         """Keep ``rates`` of ``kind`` for everyone with the attributes of ``person`` (after
         :meth:`cached_rates`) until a policy changes the parameters; returns them."""
-        self.profile_cache.setdefault(kind, {})[person.profile] = rates
+        self.profile_cache.setdefault(kind, {})[person.profile_number()] = rates
         return rates
 
     # ------------------------------------------------------------------ time
@@ -124,7 +121,7 @@ class World:
         pid = len(self.people)
         rng = PersonStream(person_seed(self.streams.person_prefix, pid))
         attrs = draw_attributes(rng, self.parameters.population.attributes, substance_shares)
-        person = Person(pid, rng, attrs)
+        person = Person(pid, rng, attrs, self.profiles)
         self.people.append(person)
         return person
 
@@ -347,8 +344,7 @@ class World:
         self.accrue_fixed_costs()
         self.parameters = new
         self.profile_cache.clear()
-        for person in self.people:  # multiplier tables changed: forget cached factors
-            person.cache.clear()
+        self.profiles.forget_factors()  # the multiplier tables changed
         staffing = new.keyworkers
         self.keyworkers.configure(staffing.mode, staffing.staff, staffing.caseload_cap)
         self.triage.set_capacity(new.triage.capacity_per_week)
