@@ -137,6 +137,18 @@ def test_what_finished_replications_left_is_collected_once_past_the_floor():
     assert kept() is None  # past it: the next replication started by collecting
 
 
+def test_the_day0_population_is_live_heap_in_the_budget():
+    """Objects made between the pause and ``set_up`` (the day-0 population, all alive)
+    raise the budget as much as objects the loop keeps would: no collection walks the
+    loop's young objects before they outnumber the population."""
+    with PausedCollector(floor=10) as collector:
+        population = [[] for _ in range(5_000)]
+        collector.set_up()
+        # CPython's count is net of the few objects freed meanwhile (the comprehension's)
+        assert len(population) - 10 <= collector.population <= len(population) + 10
+        assert collector.budget == collector.population
+
+
 def test_a_replication_leaves_its_world_to_be_counted(monkeypatch):
     """The real model counts what its replication leaves: with no floor, a finished
     replication's environment is gone once the next has started (without this a

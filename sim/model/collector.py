@@ -22,16 +22,18 @@ frees nearly everything), so the collector is paused while events run:
   national scale);
 * the loop runs in short chunks of simulated time; between chunks, the objects made since
   the last collection are collected (the youngest generation only) once they outnumber
-  those the loop has kept so far (and at least :data:`FLOOR` of them), and the survivors
-  are frozen in turn. While collections find no garbage, the budget doubles, up to
-  :data:`GROWTH_MAX` times what is kept (the model makes almost none: at 16x Hampshire,
-  collections walked 1.3 s of objects and found nothing, and at 1x one found 10
-  objects); one that finds garbage sets it back. The counts are CPython's own running counts, so neither a collection nor a
+  the live heap the run has built (the day-0 population and what the loop has kept so
+  far; at least :data:`FLOOR` of them), and the survivors are frozen in turn. While
+  collections find no garbage, the budget doubles, up to :data:`GROWTH_MAX` times that
+  heap (the model makes almost none: at 16x Hampshire, collections walked 0.4 s of
+  objects and found nothing, and at 1x one found 10 objects); one that finds garbage sets
+  it back. The counts are CPython's own running counts, so neither a collection nor a
   count walks the whole heap. Garbage can therefore never exceed about the size of the
-  live heap once a run has made some (four times it before), each object is walked by at
+  live heap (four times it while collections find none), each object is walked by at
   most one collection, and the collections cost time in proportion to what the run keeps
-  (full collections of a national run's millions of records took seconds each time, and
-  found nothing);
+  (a national run, whose budget started at the 3.8 million objects of its day-0
+  population rather than at the floor, collected once in 3.6 s where it had collected
+  three times in 6.0 s, and ran in 52 to 56 s rather than 67);
 * the end of the replication (its closing records) runs paused too, so that it does not
   set off a full collection over everything the run made;
 * the collector is restored on leaving, even after an error. Pausing is counted, so
@@ -83,6 +85,7 @@ class PausedCollector:
         self.kept = 0  # tracked objects the loop has made and kept so far (net)
         self.growth = 1  # the budget's multiple of what is kept (see between_chunks)
         self.made = 0  # tracked objects of this replication: set-up, loop and end (net)
+        self.population = 0  # tracked objects of the day-0 population (see set_up)
 
     def __enter__(self) -> PausedCollector:
         global _pausers, _was_enabled, _left
@@ -100,14 +103,19 @@ class PausedCollector:
             gc.collect()  # what finished replications left (see the module's docstring)
         gc.freeze()
         self.kept = 0
+        self.population = 0
         self.budget = self.floor
         self.growth = 1
         return self
 
     def set_up(self) -> None:
         """Freeze what was made since the pause began (the day-0 population, all of it
-        alive), without walking it: no collection walks it while the run lasts."""
-        self.made += gc.get_count()[0]
+        alive), without walking it: no collection walks it while the run lasts. It is
+        live heap, so the budget grows by it (see :meth:`between_chunks`)."""
+        population = gc.get_count()[0]
+        self.made += population
+        self.population = population
+        self.budget = max(self.floor, self.growth * (self.kept + population))
         gc.freeze()
 
     def between_chunks(self) -> None:
@@ -120,7 +128,7 @@ class PausedCollector:
             gc.freeze()
             self.collections += 1
             self.growth = 1 if found else min(2 * self.growth, GROWTH_MAX)
-            self.budget = max(self.floor, self.growth * self.kept)
+            self.budget = max(self.floor, self.growth * (self.kept + self.population))
 
     def released(self) -> None:
         """Say that the replication's reference cycles were undone after it ended
