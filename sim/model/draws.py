@@ -27,6 +27,8 @@ import random
 import struct
 from typing import Any, Final
 
+from mypy_extensions import mypyc_attr
+
 __all__ = ["PersonStream", "M1", "M2"]
 
 M1: Final = 4294967087.0
@@ -63,6 +65,7 @@ def _component(a: int, b: int, c: int, modulus: float) -> tuple[float, float, fl
     return x, y, z
 
 
+@mypyc_attr(acyclic=True)  # six floats: compiled, not tracked by the cyclic collector
 class PersonStream:
     """One person's MRG32k3a stream.
 

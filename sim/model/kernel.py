@@ -29,6 +29,7 @@ from itertools import count
 from typing import Any, Final
 
 import simpy
+from mypy_extensions import mypyc_attr
 from simpy.events import NORMAL, PENDING, URGENT, Event, Interrupt
 
 Wait = Any
@@ -95,6 +96,7 @@ def run_until(env: Env, stop: float) -> None:
             raise event._value  # noqa: SLF001 - a failed event nobody handled
 
 
+@mypyc_attr(free_list_len=1)  # compiled: a freed timer is kept for the next, not returned to the allocator
 class Timer:
     """An event ``delay`` days after it was made, which nothing can fail: SimPy's
     ``Timeout`` with fixed attributes (read directly by the compiled loop), usable in

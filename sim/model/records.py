@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Final, NamedTuple
 
+from mypy_extensions import mypyc_attr
+
 from .outcomes import DETOX
 
 EPISODE_FIELDS: Final = (
@@ -21,6 +23,7 @@ EPISODE_FIELDS: Final = (
 """An :class:`Episode`'s fields, in order (the columns it gives the ``people`` table)."""
 
 
+@mypyc_attr(acyclic=True)  # holds no model object: compiled, not tracked by the collector
 class Episode:
     """One treatment episode: from referral to exit (or to the end of the run).
 
