@@ -124,9 +124,7 @@ def _records(shuffle: bool):
     from sim.streams import Streams
 
     model = Model(small({"run.years": 3}), Streams(5, 1))
-    if shuffle:
-        model.world.in_treatment = _ShuffledSet(model.world.in_treatment)
-        model.world.using = _ShuffledSet(model.world.using)
+    if shuffle:  # the only sets of people the model keeps
         model.world.occupants = {k: _ShuffledSet(v) for k, v in model.world.occupants.items()}
     return model.run()
 

@@ -280,21 +280,28 @@ class Model:
             if not alive and person.state not in (COMMUNITY, RECOVERED):
                 problems.append(f"person {person.pid} in {STATE_NAMES[person.state]} "
                                 f"has no process")
-        naive = [person for person in world.using if not person.ever_treated]
+        using = [person for person in world.people if person.using]
+        if len(using) != world.using_count:
+            problems.append(f"using {world.using_count} != people {len(using)}")
+        in_treatment = [person for person in world.people if person.in_treatment]
+        if len(in_treatment) != world.in_treatment_count:
+            problems.append(f"in treatment {world.in_treatment_count} != people "
+                            f"{len(in_treatment)}")
+        naive = [person for person in using if not person.ever_treated]
         counted = [len(naive), sum(person.attrs["substance"] in OCU for person in naive)]
         if counted != world.naive_using:
             problems.append(f"treatment-naive counters {world.naive_using} != people {counted}")
-        ocu = sum(person.attrs["substance"] in OCU for person in world.using)
+        ocu = sum(person.attrs["substance"] in OCU for person in using)
         if ocu != world.using_ocu:
             problems.append(f"opiate and crack users {world.using_ocu} != people {ocu}")
         for modality, count in world.in_modality.items():
-            held = sum(person.modality == modality for person in world.in_treatment)
+            held = sum(person.modality == modality for person in in_treatment)
             if held != count:
                 problems.append(f"in {modality}: counter {count} != people {held}")
-        in_treatment = sum(1 for person in world.people if person.state == IN_TREATMENT)
-        if in_treatment != world.keyworkers.count:
+        treated = sum(1 for person in world.people if person.state == IN_TREATMENT)
+        if treated != world.keyworkers.count:
             problems.append(f"keyworker caseload {world.keyworkers.count} != in treatment "
-                            f"{in_treatment}")
+                            f"{treated}")
         return problems
 
 

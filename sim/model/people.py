@@ -95,8 +95,8 @@ class Person:
     __slots__ = (
         "pid", "rng", "attrs", "state", "exit_day", "exit_route", "release_day", "episodes",
         "episode", "modality", "segment_start", "segment_gbp_per_day", "process",
-        "treatment_from", "treatment_to", "using_from", "using_to", "ever_treated",
-        "profiles", "profile", "factors",
+        "treatment_from", "treatment_to", "using_from", "using_to", "ever_treated", "using",
+        "in_treatment", "profiles", "profile", "factors",
     )
 
     def __init__(self, pid: int, rng: PersonStream, attrs: dict[str, str],
@@ -119,6 +119,8 @@ class Person:
         self.treatment_from = self.treatment_to = -1
         self.using_from = self.using_to = -1
         self.ever_treated = False
+        self.using = False  # counted among those using now (World.mark_using)
+        self.in_treatment = False  # counted among those in treatment now
         self.profiles = Profiles() if profiles is None else profiles
         self.profile = -1  # the number of these attributes' profile (-1: not looked up yet)
         self.factors: dict[int, float] | None = None  # that profile's multipliers

@@ -82,8 +82,10 @@ class World:
         self.profiles = Profiles()
         """Attribute profiles seen so far, and their multipliers."""
         self.people: list[Person] = []
-        self.in_treatment: set[Person] = set()
-        self.using: set[Person] = set()
+        self.in_treatment_count = 0
+        """People in treatment now (each says so: :attr:`Person.in_treatment`)."""
+        self.using_count = 0
+        """People using now (each says so: :attr:`Person.using`)."""
         self.in_modality = dict.fromkeys(SEGMENT_MODALITIES, 0)
         """People in each modality's segment now."""
         self.naive_using = [0, 0]
@@ -131,7 +133,7 @@ class World:
         person.state = state
 
     def set_state(self, person: Person, state: int) -> None:
-        """Move ``person`` to ``state``, keeping the counters and the using set right."""
+        """Move ``person`` to ``state``, keeping the counters and the using count right."""
         old = person.state
         self.monitor.move(old, state)
         person.state = state
@@ -151,16 +153,17 @@ class World:
         """``person`` starts treatment: never treatment-naive again."""
         if not person.ever_treated:
             person.ever_treated = True
-            if person in self.using:
+            if person.using:
                 self._count_naive(person, -1)
 
     def mark_using(self, person: Person) -> None:
         """Count ``person`` as using, this year too."""
-        if person in self.using:
+        if person.using:
             return
         if not person.ever_treated:
             self._count_naive(person, 1)
-        self.using.add(person)
+        person.using = True
+        self.using_count += 1
         ocu = person.attrs["substance"] in OCU
         self.using_ocu += ocu
         year = self.year
@@ -173,8 +176,9 @@ class World:
     def stop_using(self, person: Person) -> None:
         """``person`` is no longer using (in custody, after treatment, recovered, dead or
         gone)."""
-        if person in self.using:
-            self.using.remove(person)
+        if person.using:
+            person.using = False
+            self.using_count -= 1
             self.using_ocu -= person.attrs["substance"] in OCU
             person.using_to = self.year
         if not person.ever_treated:
@@ -182,9 +186,10 @@ class World:
 
     def mark_in_treatment(self, person: Person) -> None:
         """Count ``person`` as in treatment, this year too."""
-        if person in self.in_treatment:
+        if person.in_treatment:
             return
-        self.in_treatment.add(person)
+        person.in_treatment = True
+        self.in_treatment_count += 1
         year = self.year
         if not _counted(person.treatment_from, person.treatment_to, year):
             self.monitor.during_year["in_treatment"][-1] += 1
@@ -192,7 +197,9 @@ class World:
 
     def leave_treatment(self, person: Person) -> None:
         """``person``'s episode has ended."""
-        self.in_treatment.discard(person)
+        if person.in_treatment:
+            person.in_treatment = False
+            self.in_treatment_count -= 1
         person.treatment_to = self.year
 
     def new_year(self) -> None:
@@ -200,8 +207,8 @@ class World:
         person's count is settled when they next join, see :func:`_counted`)."""
         self.year += 1
         during = self.monitor.during_year
-        during["in_treatment"].append(len(self.in_treatment))
-        during["using"].append(len(self.using))
+        during["in_treatment"].append(self.in_treatment_count)
+        during["using"].append(self.using_count)
         during["using_ocu"].append(self.using_ocu)
 
     # ------------------------------------------------------------------ death
@@ -284,13 +291,11 @@ class World:
                               person.segment_gbp_per_day * (end_day - start))
 
     def close_open_segments(self, now: float) -> None:
-        """Record every segment still open on day ``now`` as ``ongoing``, in person-id order.
-
-        The ledger's order, and so every float sum over it, must not depend on where the
-        people happen to sit in memory.
-        """
-        for person in sorted(self.in_treatment, key=_by_pid):
-            if person.modality is not None and person.episode is not None:
+        """Record every segment still open on day ``now`` as ``ongoing``, in person-id order
+        (the order of :attr:`people`), so that the ledger's order, and every float sum
+        over it, is the same in every process."""
+        for person in self.people:
+            if person.in_treatment and person.modality is not None and person.episode is not None:
                 self._record_segment(person, now, ONGOING)
 
     # ------------------------------------------------------------------ places
@@ -352,11 +357,6 @@ class World:
         hat = new.modalities.hat
         self.hat.set_capacity(hat.places if hat.open else 0)
         self.rehab_budget.set_budget(new.modalities.rehab.budget_per_year_gbp)
-
-
-def _by_pid(person: Person) -> int:
-    """Sort key: a person's id (a stable order, unlike a set's)."""
-    return person.pid
 
 
 def _counted(since: int, until: int, year: int) -> bool:
