@@ -25,7 +25,14 @@ import simpy
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sim.model.kernel import Life, attach_calendar, run_until, timeout  # noqa: E402
+from sim.model.kernel import (  # noqa: E402
+    Env,
+    Life,
+    attach_calendar,
+    open_until,
+    run_until,
+    timeout,
+)
 
 CHUNK = 28.0
 
@@ -46,19 +53,19 @@ def simpy_lives(lives: int, days: float) -> int:
 
 def kernel_lives(lives: int, days: float) -> int:
     """Events processed by treatsim's compiled loop."""
-    env = simpy.Environment()
-    calendar = attach_calendar(env, CHUNK)
-    calendar.open_until(env, CHUNK)
+    env = Env()
+    attach_calendar(env, CHUNK)
+    open_until(env, CHUNK)
     for i in range(lives):
         Life(env, _walk(env, random.Random(i), timeout))
     stop = CHUNK
     while stop <= days:
-        calendar.open_until(env, stop)
+        open_until(env, stop)
         run_until(env, stop)
         stop += CHUNK
-    calendar.open_until(env, days)
+    open_until(env, days)
     run_until(env, days)
-    return next(env._eid)  # noqa: SLF001
+    return next(env.numbers)
 
 
 def flat_lives(lives: int, days: float) -> int:

@@ -8,14 +8,14 @@ import random
 import pytest
 import simpy
 
-from sim.model.kernel import Env, Life, attach_calendar, run_until, timeout
+from sim.model.kernel import Env, Life, attach_calendar, open_until, run_until, timeout
 
 pytestmark = pytest.mark.unit
 
 END = 1000.0
 
 
-def _walker(env: Env, pid: int, seen: list, wait, interrupted: list):
+def _walker(env: simpy.Environment, pid: int, seen: list, wait, interrupted: list):
     """Wait random gaps (some far beyond a bucket, some zero), noting each day; note an
     interrupt and go on."""
     rng = random.Random(pid)
@@ -30,20 +30,20 @@ def _walker(env: Env, pid: int, seen: list, wait, interrupted: list):
 
 
 def _run(kernel: bool) -> tuple[list, list, int]:
-    """Days and ids as each walker wakes, and the events made, through SimPy's loop or the
-    kernel's (with a calendar of 28-day buckets)."""
-    env = Env()
+    """Days and ids as each walker wakes, and the events made, through SimPy's own
+    environment or the kernel's (with a calendar of 28-day buckets)."""
+    env = Env() if kernel else simpy.Environment()
     seen: list = []
     interrupted: list = []
     if kernel:
-        calendar = attach_calendar(env, 28.0)
-        calendar.open_until(env, 28.0)
+        attach_calendar(env, 28.0)
+        open_until(env, 28.0)
         lives = [Life(env, _walker(env, pid, seen, timeout, interrupted)) for pid in range(60)]
     else:
         lives = [env.process(_walker(env, pid, seen, lambda e, d: e.timeout(d), interrupted))
                  for pid in range(60)]
 
-    def interrupter(env: Env):
+    def interrupter(env: simpy.Environment):
         for day in (10.0, 55.5, 300.0):
             yield env.timeout(day - env.now)
             for life in lives[::7]:
@@ -53,10 +53,10 @@ def _run(kernel: bool) -> tuple[list, list, int]:
     if kernel:
         stop = 28.0
         while stop < END:
-            calendar.open_until(env, stop)
+            open_until(env, stop)
             run_until(env, stop)
             stop += 28.0
-        calendar.open_until(env, END)
+        open_until(env, END)
     env.run(until=END)
     return seen, interrupted, next(env._eid)  # noqa: SLF001
 
@@ -87,17 +87,17 @@ def test_a_timer_works_in_simpy_conditions():
 
 def _shared(kernel: bool) -> list:
     """Three lives wait for one timer (the first directly, one through a condition, one
-    directly after the condition); the order in which they wake, with the kernel's loop
-    running until day 10 (SimPy's after that)."""
-    env = Env()
+    directly after the condition); the order in which they wake, through SimPy's own
+    environment or the kernel's."""
+    env = Env() if kernel else simpy.Environment()
     woke: list = []
     timer = timeout(env, 2.0) if kernel else env.timeout(2.0)
 
-    def direct(env: Env, name: str):
+    def direct(env: simpy.Environment, name: str):
         yield timer
         woke.append((env.now, name))
 
-    def either(env: Env):
+    def either(env: simpy.Environment):
         yield env.event() | timer
         woke.append((env.now, "condition"))
 
@@ -106,8 +106,6 @@ def _shared(kernel: bool) -> list:
             Life(env, life)
         else:
             env.process(life)
-    if kernel:
-        run_until(env, 10.0)
     env.run()
     return woke
 

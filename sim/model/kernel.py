@@ -1,40 +1,45 @@
-"""The compiled inner loop over SimPy's event queue: stepping, timeouts and people's lives.
+"""The compiled event loop: SimPy's queue and a heap of timers, stepped in SimPy's order.
 
-SimPy's environment, events, resources and conditions are used as they are; what runs once
-or more per event is done here, in code mypyc compiles, on SimPy's own structures (its
-queue of ``(day, priority, number, event)`` entries, its event counter and clock), with
-the same entries pushed in the same order:
+SimPy's events, resources and conditions are used as they are; what runs once or more
+per event is done here and in :mod:`sim.model.timers`, in code mypyc compiles:
 
-* :func:`run_until` processes events before a day, as repeated ``Environment.step``;
-* :func:`timeout` schedules a :class:`Timer`, SimPy's ``Timeout`` with fixed attributes,
-  into the heap or, when it is due after the current chunk, into a :class:`Calendar`
-  bucket that enters the heap when its chunk opens;
-* :class:`Life` drives a person's generator as ``simpy.Process`` does (started by an
-  urgent event, resumed by each event it yields, interrupted by an urgent failed event),
-  but is not itself an event: nothing waits for a life to end, so its end is counted
-  (so the event count stays that of SimPy) and not scheduled.
+* :class:`Env` is SimPy's environment whose :meth:`Env.run` and :meth:`Env.step` run
+  :func:`run_until`: SimPy's events wait in SimPy's queue (``(day, priority, number,
+  event)`` entries) and :class:`~sim.model.timers.Timer` s in a heap of their own (and
+  the :class:`~sim.model.timers.Calendar`'s buckets); each step takes the earlier of the
+  two heads by (day, priority, number), as SimPy's one queue would;
+* :func:`timeout` makes a timer (SimPy's ``Timeout``) and :func:`first_on` an urgent one;
+* :class:`Life` drives a person's generator as ``simpy.Process`` does (resumed by each
+  event it yields, interrupted by an urgent failed event), but is not itself an event:
+  nothing waits for a life to end, so its end is counted (so the event count stays that
+  of SimPy) and not scheduled.
 
 So every event is processed on the same day, in the same order, and every record is the
 same byte for byte as with SimPy's own loop (the golden-output tests and
-``tests/test_kernel.py`` hold this). The layout of those structures is SimPy 4's, which
+``tests/test_kernel.py`` hold this). The layout of SimPy's structures is SimPy 4's, which
 ``pyproject.toml`` requires.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Generator
 from heapq import heappop, heappush
-from itertools import count
 from typing import Any, Final
 
 import simpy
-from mypy_extensions import mypyc_attr
+from simpy.core import EmptySchedule
 from simpy.events import NORMAL, PENDING, URGENT, Event, Interrupt
+
+from .timers import Calendar, Numbers, Timer, pop, push
 
 Wait = Any
 """What a life yields to wait: a SimPy event, a condition of events, or a :class:`Timer`
 (or :data:`OVER`)."""
+
+INF: Final = float("inf")
+FIRST: Final = -1
+"""A priority before SimPy's ``URGENT``: ``(day, FIRST, 0)`` comes before every event
+due on ``day``."""
 
 
 class Over:
@@ -47,172 +52,162 @@ a compiled generator returns)."""
 
 
 class Env(simpy.Environment):
-    """SimPy's environment, with its clock, queue and event counter as fixed attributes
-    (which compiled code reads directly) and the :class:`Calendar` of far timers (``None``
-    until :func:`attach_calendar`). SimPy's own code uses it as any environment."""
+    """SimPy's environment, run by the compiled loop (:meth:`run`, :meth:`step` and
+    :meth:`peek` serve SimPy's queue and the heap of timers together), with its clock,
+    queue and event numbers as fixed attributes, and a :class:`Calendar` of far timers
+    (``None`` until :func:`attach_calendar`)."""
 
     _now: float
     _queue: list[Any]
-    _eid: count[int]
+    numbers: Numbers
+    timers: list[Timer]
     calendar: Calendar | None
 
     def __init__(self) -> None:
         super().__init__()
+        self.numbers = Numbers()
+        self._eid = self.numbers  # type: ignore[assignment]  # what SimPy numbers events with
+        self.timers = []
         self.calendar = None
+
+    def run(self, until: Any = None) -> Any:
+        """Process events until day ``until`` (a number; every event when ``None``), then
+        stand at it, as ``simpy.Environment.run`` does (whose stop event takes a number,
+        and another when SimPy puts it back in the queue as it stops)."""
+        if until is None:
+            run_until(self, INF)
+            return None
+        at = float(until)
+        if at <= self._now:
+            raise ValueError(f"until (={at}) must be greater than the current time")
+        _run_before(self, at, URGENT, next(self.numbers))
+        next(self.numbers)
+        self._now = at
+        return None
+
+    def step(self) -> None:
+        """Process the next event."""
+        if not _step(self, INF, FIRST, 0):
+            raise EmptySchedule()
+
+    def peek(self) -> float:
+        """The day of the next event (infinity when there is none)."""
+        day = INF
+        if self.timers:
+            day = self.timers[0].day
+        if self._queue:
+            day = min(day, self._queue[0][0])
+        return day
 
 
 def run_until(env: Env, stop: float) -> None:
     """Process every event due before day ``stop``, in SimPy's order (as repeated
     ``env.step()`` while ``env.peek() < stop``)."""
-    queue = env._queue  # noqa: SLF001 - SimPy's own calendar
-    while queue and queue[0][0] < stop:
-        day, _, _, event = heappop(queue)
-        env._now = day  # noqa: SLF001
-        if isinstance(event, Timer):
-            timer: Timer = event
-            owner = timer.owner
-            others = timer.others
-            timer.processed = True
-            timer.owner = timer.others = None
-            if owner is not None:
-                owner.resume(timer)
-            if others is not None:
-                for callback in others:
-                    if isinstance(callback, Life):
-                        life: Life = callback
-                        life.resume(timer)
-                    else:
-                        callback(timer)
-            continue
-        callbacks = event.callbacks
-        event.callbacks = None
-        for callback in callbacks:
-            if isinstance(callback, Life):
-                life = callback
-                life.resume(event)
-            else:
-                callback(event)
-        if not event._ok and not hasattr(event, "_defused"):  # noqa: SLF001
-            raise event._value  # noqa: SLF001 - a failed event nobody handled
+    _run_before(env, stop, FIRST, 0)
 
 
-@mypyc_attr(free_list_len=1)  # compiled: a freed timer is kept for the next, not returned to the allocator
-class Timer:
-    """An event ``delay`` days after it was made, which nothing can fail: SimPy's
-    ``Timeout`` with fixed attributes (read directly by the compiled loop), usable in
-    SimPy's conditions (``ev | timer``) like any event.
+def _run_before(env: Env, day: float, priority: int, number: int) -> None:
+    """Process every event that comes before ``(day, priority, number)``."""
+    while _step(env, day, priority, number):
+        pass
 
-    Nearly always one life waits for a timer and nothing else: that life is kept as its
-    :attr:`owner`, and a list of callbacks is made only when something else waits too
-    (or SimPy's code asks for :attr:`callbacks`), so that a timer is one object to make
-    and for the cyclic collector to walk, not two.
 
-    :param env: the environment.
-    :param delay: days from now (not negative).
-    """
-
-    def __init__(self, env: Env, delay: float) -> None:
-        if delay < 0:
-            raise ValueError(f"Negative delay {delay}")
-        self.env = env
-        self.owner: Life | None = None  # the first to wait, when it is a life
-        self.others: list[Any] | None = None  # every waiter, in order, once it is a list
-        self.processed = False
-        self._ok = True
-        self._value: Any = None
-        self._delay = delay
-
-    @property
-    def callbacks(self) -> list[Any] | None:
-        """What waits for the timer, in order (SimPy's ``Event.callbacks``; ``None`` once
-        it has been processed). The list is made here if need be, with the owner first,
-        so that SimPy's code can add to it."""
-        if self.processed:
-            return None
-        others = self.others
-        if others is None:
-            others = self.others = [] if self.owner is None else [self.owner]
-            self.owner = None
-        return others
-
-    @callbacks.setter
-    def callbacks(self, value: list[Any] | None) -> None:
-        """Set what waits for the timer (``None``: it has been processed)."""
-        self.owner = None
-        self.others = value
-        self.processed = value is None
-
-    def wait(self, life: Life) -> None:
-        """Add ``life`` to what waits for the timer (which has not been processed)."""
-        if self.owner is None and self.others is None:
-            self.owner = life
+def _step(env: Env, day: float, priority: int, number: int) -> bool:
+    """Process the next event if it comes before ``(day, priority, number)``; whether
+    there was one."""
+    timers = env.timers
+    queue = env._queue  # noqa: SLF001 - SimPy's own queue
+    if timers:
+        timer = timers[0]
+        if not queue or _first(timer, queue[0]):
+            if not _before(timer.day, timer.priority, timer.number, day, priority, number):
+                return False
+            pop(timers)
+            env._now = timer.day  # noqa: SLF001
+            _fire(timer)
+            return True
+    if not queue:
+        return False
+    entry = queue[0]
+    if not _before(entry[0], entry[1], entry[2], day, priority, number):
+        return False
+    heappop(queue)
+    env._now = entry[0]  # noqa: SLF001
+    event = entry[3]
+    callbacks = event.callbacks
+    event.callbacks = None
+    for callback in callbacks:
+        if isinstance(callback, Life):
+            life: Life = callback
+            life.resume(event)
         else:
-            callbacks = self.callbacks
-            assert callbacks is not None
-            callbacks.append(life)
-
-    def __repr__(self) -> str:
-        return f"<Timer({self._delay}) object at {id(self):#x}>"
+            callback(event)
+    if not event._ok and not hasattr(event, "_defused"):  # noqa: SLF001
+        raise event._value  # noqa: SLF001 - a failed event nobody handled
+    return True
 
 
-class Calendar:
-    """Timers due on or after :attr:`horizon` wait outside SimPy's heap, in buckets of
-    ``width`` days, until :meth:`open_until` lets their bucket's days in.
+def _first(timer: Timer, entry: tuple[float, int, int, Any]) -> bool:
+    """Whether ``timer`` comes before SimPy's queue ``entry``."""
+    return _before(timer.day, timer.priority, timer.number, entry[0], entry[1], entry[2])
 
-    A heap costs time in proportion to the logarithm of its size, and a large one misses
-    the processor's cache; most of a person's timers are months or years away. The
-    entries are SimPy's own, numbered when made, and every entry due before the day the
-    loop runs to is in the heap by then, so the events come out in the same order.
 
-    :param width: days in a bucket (the loop's chunk, so that a bucket opens whole).
-    """
+def _before(day: float, priority: int, number: int, other_day: float, other_priority: int,
+            other_number: int) -> bool:
+    """Whether ``(day, priority, number)`` comes before the other three."""
+    if day != other_day:
+        return day < other_day
+    if priority != other_priority:
+        return priority < other_priority
+    return number < other_number
 
-    def __init__(self, width: float) -> None:
-        self.width = width
-        self.horizon = math.inf  # timers due from this day on go to a bucket
-        self.far: dict[int, list[Any]] = {}  # bucket number (day // width) -> entries
-        self.opened = 0  # buckets before this one are in the heap
 
-    def open_until(self, env: Env, stop: float) -> None:
-        """Move every waiting entry due before day ``stop`` into the heap (whole buckets),
-        and send timers made from now on that are due on or after ``stop`` to buckets."""
-        queue = env._queue  # noqa: SLF001
-        far = self.far
-        while self.opened * self.width < stop and far:
-            for entry in far.pop(self.opened, ()):
-                heappush(queue, entry)
-            self.opened += 1
-        self.horizon = stop
-
-    def entries(self) -> list[Any]:
-        """Every entry still waiting in a bucket (in no particular order)."""
-        return [entry for bucket in self.far.values() for entry in bucket]
-
-    def clear(self) -> None:
-        """Forget every waiting entry."""
-        self.far.clear()
+def _fire(timer: Timer) -> None:
+    """Resume what waits for ``timer`` (its owner first, then the rest in order)."""
+    owner = timer.owner
+    others = timer.others
+    timer.processed = True
+    timer.owner = timer.others = None
+    if owner is not None:
+        owner.resume(timer)
+    if others is not None:
+        for callback in others:
+            if isinstance(callback, Life):
+                life: Life = callback
+                life.resume(timer)
+            else:
+                callback(timer)
 
 
 def attach_calendar(env: Env, width: float) -> Calendar:
     """Give ``env`` a :class:`Calendar` of buckets ``width`` days wide (its horizon
-    infinite until :meth:`Calendar.open_until` is called); returns it."""
+    infinite until :func:`open_until` is called); returns it."""
     calendar = Calendar(width)
     env.calendar = calendar
     return calendar
 
 
+def open_until(env: Env, stop: float) -> None:
+    """Let every timer of ``env``'s calendar due before day ``stop`` into the heap."""
+    assert env.calendar is not None
+    env.calendar.open_until(env.timers, stop)
+
+
 def timeout(env: Env, delay: float) -> Wait:
-    """An event ``delay`` days from now, scheduled as ``env.timeout(delay)`` schedules its
-    own (into the environment's :class:`Calendar` if it has one and the day is beyond its
+    """An event ``delay`` days from now, numbered and ordered as ``env.timeout(delay)``
+    (into the environment's :class:`Calendar` if it has one and the day is beyond its
     horizon)."""
-    timer = Timer(env, delay)
-    day = env._now + delay  # noqa: SLF001
-    entry = (day, NORMAL, next(env._eid), timer)  # noqa: SLF001
+    if delay < 0:
+        raise ValueError(f"Negative delay {delay}")
+    numbers = env.numbers
+    number = numbers.next
+    numbers.next = number + 1
+    timer = Timer(env, env._now + delay, NORMAL, number, delay)  # noqa: SLF001
     calendar = env.calendar
-    if calendar is not None and calendar.horizon <= day < math.inf:
-        calendar.far.setdefault(int(day // calendar.width), []).append(entry)
+    if calendar is None:
+        push(env.timers, timer)
     else:
-        heappush(env._queue, entry)  # noqa: SLF001
+        calendar.add(env.timers, timer)
     return timer
 
 
@@ -220,8 +215,11 @@ def first_on(env: Env, delay: float) -> Timer:
     """A timer ``delay`` days from now that comes before every ordinary event due the same
     day (SimPy's ``Initialize``, and a policy that must be in force before anyone reads
     the parameters that day); always in the heap."""
-    timer = Timer(env, delay)
-    heappush(env._queue, (env._now + delay, URGENT, next(env._eid), timer))  # noqa: SLF001
+    numbers = env.numbers
+    number = numbers.next
+    numbers.next = number + 1
+    timer = Timer(env, env._now + delay, URGENT, number, delay)  # noqa: SLF001
+    push(env.timers, timer)
     return timer
 
 
@@ -246,7 +244,7 @@ def succeed(event: simpy.Event) -> None:
     event._ok = True  # noqa: SLF001
     event._value = None  # noqa: SLF001
     env: Env = event.env  # type: ignore[assignment]  # the model's events are made in an Env
-    heappush(env._queue, (env._now, NORMAL, next(env._eid), event))  # noqa: SLF001
+    heappush(env._queue, (env._now, NORMAL, next(env.numbers), event))  # noqa: SLF001
 
 
 def _interruption(env: Env, cause: Any, callback: Any) -> None:
@@ -258,7 +256,21 @@ def _interruption(env: Env, cause: Any, callback: Any) -> None:
     event._ok = False  # noqa: SLF001
     event._value = Interrupt(cause)  # noqa: SLF001
     event._defused = True  # noqa: SLF001
-    heappush(env._queue, (env._now, URGENT, next(env._eid), event))  # noqa: SLF001
+    heappush(env._queue, (env._now, URGENT, next(env.numbers), event))  # noqa: SLF001
+
+
+def forget_waiting(env: Env) -> None:
+    """Forget every event still waiting (a finished replication's), undoing the cycles
+    between them and what waits for them."""
+    calendar = env.calendar
+    for timer in env.timers + (calendar.timers() if calendar is not None else []):
+        timer.callbacks = None
+    for entry in env._queue:  # noqa: SLF001
+        entry[3].callbacks = None
+    env.timers.clear()
+    env._queue.clear()  # noqa: SLF001
+    if calendar is not None:
+        calendar.clear()
 
 
 class Life:
@@ -284,7 +296,7 @@ class Life:
     def start_now(self) -> None:
         """Run the life until its first wait, now, instead of from an urgent event (whose
         number it takes, so that the events made are counted as SimPy counts them)."""
-        next(self.env._eid)  # noqa: SLF001
+        next(self.env.numbers)
         self.resume(None)
 
     def __call__(self, event: Any) -> None:
@@ -315,7 +327,7 @@ class Life:
                 event = OVER
             if event is OVER:
                 self.generator = self.target = None
-                next(self.env._eid)  # noqa: SLF001 - the end SimPy would schedule
+                next(self.env.numbers)  # the end SimPy would schedule
                 return
             if isinstance(event, Timer):
                 timer: Timer = event

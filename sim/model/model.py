@@ -42,6 +42,8 @@ from .kernel import (
     attach_calendar,
     clock,
     first_on,
+    forget_waiting,
+    open_until,
     run_until,
     timeout,
 )
@@ -107,19 +109,19 @@ class Model:
         # SimPy stops *before* events at ``until``: go a hair past so the snapshot
         # due on the last day is taken
         until = self.world.end_day + 1e-6
-        calendar = attach_calendar(env, CHUNK_DAYS)
+        attach_calendar(env, CHUNK_DAYS)
         with PausedCollector() as collector:
             self.collector = collector
-            calendar.open_until(env, CHUNK_DAYS)
+            open_until(env, CHUNK_DAYS)
             self.start()
             collector.set_up()
             stop = CHUNK_DAYS
             while stop < until:
-                calendar.open_until(env, stop)
+                open_until(env, stop)
                 run_until(env, stop)
                 collector.between_chunks()
                 stop += CHUNK_DAYS
-            calendar.open_until(env, until)
+            open_until(env, until)
             env.run(until=until)
             return self.finish()  # still paused: the records made here trigger no collection
 
@@ -141,15 +143,7 @@ class Model:
         reference to the model goes, without Python's cyclic collector walking it; the
         collector then counts only a residue of it as left (:meth:`PausedCollector.released`)."""
         world = self.world
-        env = world.env
-        queue = env._queue  # noqa: SLF001 - SimPy keeps no public way to empty it
-        calendar = env.calendar
-        waiting = queue + calendar.entries() if calendar is not None else queue
-        for entry in waiting:
-            entry[3].callbacks = None  # type: ignore[assignment]  # a life and its event hold each other
-        queue.clear()
-        if calendar is not None:
-            calendar.clear()
+        forget_waiting(world.env)  # a life and its event hold each other
         for person in world.people:
             if person.process is not None:
                 person.process.stop()  # a life waiting for a place, not in the queue
@@ -307,7 +301,7 @@ class Model:
 
 def _event_count(env: Env) -> int:
     """Events scheduled so far (SimPy numbers every scheduled event)."""
-    return next(env._eid)  # noqa: SLF001 - SimPy keeps no public counter
+    return next(env.numbers)
 
 
 def simulate(scenario: Scenario, seed: int, replication: int) -> Records:

@@ -1,0 +1,194 @@
+"""Timers: the events of a life's waits, kept in a heap of their own and a calendar.
+
+Nearly every event of a replication is a wait of a fixed number of days. A
+:class:`Timer` is that event with fixed attributes: the day it is due, its priority and
+its number (SimPy's order: earlier day, then urgent before normal, then the order made),
+and what waits for it. Timers wait in a binary heap ordered by those three, made and
+compared by compiled code, so that a timer is one object to make, sort and free, where
+SimPy's own queue takes a tuple, a float and an integer besides; timers due after the
+current chunk of days wait in a :class:`Calendar` bucket until their chunk opens.
+:mod:`sim.model.kernel` runs this heap beside SimPy's queue in SimPy's order.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from mypy_extensions import mypyc_attr
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .kernel import Life
+
+
+class Numbers:
+    """The numbers that order events made on the same day (SimPy's ``count()``): handed
+    out in order, by ``next()`` to SimPy's code and through :attr:`next` to compiled
+    code."""
+
+    def __init__(self) -> None:
+        self.next = 0
+
+    def __iter__(self) -> Numbers:
+        """Itself (an iterator)."""
+        return self
+
+    def __next__(self) -> Any:  # Any: mypyc's iterator slot returns an object, not an int
+        """The next number."""
+        number = self.next
+        self.next = number + 1
+        return number
+
+
+@mypyc_attr(free_list_len=1)  # compiled: a freed timer is kept for the next, not returned to the allocator
+class Timer:
+    """An event due on ``day`` (SimPy's ``Timeout``, which nothing can fail), usable in
+    SimPy's conditions (``ev | timer``) like any event.
+
+    Nearly always one life waits for a timer and nothing else: that life is kept as its
+    :attr:`owner`, and a list of callbacks is made only when something else waits too
+    (or SimPy's code asks for :attr:`callbacks`).
+
+    :param env: the environment.
+    :param day: the day it is due.
+    :param priority: SimPy's priority (``URGENT`` before ``NORMAL`` on the same day).
+    :param number: its number, from the environment's :class:`Numbers`.
+    :param delay: days from when it was made (for its ``repr``).
+    """
+
+    def __init__(self, env: Any, day: float, priority: int, number: int,
+                 delay: float) -> None:
+        self.env = env
+        self.day = day
+        self.priority = priority
+        self.number = number
+        self.owner: Life | None = None  # the first to wait, when it is a life
+        self.others: list[Any] | None = None  # every waiter, in order, once it is a list
+        self.processed = False
+        self._ok = True
+        self._value: Any = None
+        self._delay = delay
+
+    @property
+    def callbacks(self) -> list[Any] | None:
+        """What waits for the timer, in order (SimPy's ``Event.callbacks``; ``None`` once
+        it has been processed). The list is made here if need be, with the owner first,
+        so that SimPy's code can add to it."""
+        if self.processed:
+            return None
+        others = self.others
+        if others is None:
+            others = self.others = [] if self.owner is None else [self.owner]
+            self.owner = None
+        return others
+
+    @callbacks.setter
+    def callbacks(self, value: list[Any] | None) -> None:
+        """Set what waits for the timer (``None``: it has been processed)."""
+        self.owner = None
+        self.others = value
+        self.processed = value is None
+
+    def wait(self, life: Life) -> None:
+        """Add ``life`` to what waits for the timer (which has not been processed)."""
+        if self.owner is None and self.others is None:
+            self.owner = life
+        else:
+            callbacks = self.callbacks
+            assert callbacks is not None
+            callbacks.append(life)
+
+    def __repr__(self) -> str:
+        return f"<Timer({self._delay}) object at {id(self):#x}>"
+
+
+def earlier(a: Timer, b: Timer) -> bool:
+    """Whether ``a`` comes before ``b`` (day, then priority, then number)."""
+    if a.day != b.day:
+        return a.day < b.day
+    if a.priority != b.priority:
+        return a.priority < b.priority
+    return a.number < b.number
+
+
+def push(heap: list[Timer], timer: Timer) -> None:
+    """Put ``timer`` into ``heap`` (a binary heap, the earliest first)."""
+    heap.append(timer)
+    pos = len(heap) - 1
+    while pos > 0:
+        up = (pos - 1) >> 1
+        parent = heap[up]
+        if not earlier(timer, parent):
+            break
+        heap[pos] = parent
+        pos = up
+    heap[pos] = timer
+
+
+def pop(heap: list[Timer]) -> Timer:
+    """Take the earliest timer out of ``heap`` (not empty)."""
+    last = heap.pop()
+    size = len(heap)
+    if size == 0:
+        return last
+    first = heap[0]
+    pos = 0
+    child = 1
+    while child < size:
+        right = child + 1
+        if right < size and earlier(heap[right], heap[child]):
+            child = right
+        below = heap[child]
+        if not earlier(below, last):
+            break
+        heap[pos] = below
+        pos = child
+        child = 2 * pos + 1
+    heap[pos] = last
+    return first
+
+
+class Calendar:
+    """Timers due on or after :attr:`horizon` wait outside the heap, in buckets of
+    ``width`` days, until :meth:`open_until` lets their bucket's days in.
+
+    A heap costs time in proportion to the logarithm of its size, and a large one misses
+    the processor's cache; most of a person's timers are months or years away. Every
+    timer due before the day the loop runs to is in the heap by then, so the events come
+    out in the same order.
+
+    :param width: days in a bucket (the loop's chunk, so that a bucket opens whole).
+    """
+
+    def __init__(self, width: float) -> None:
+        self.width = width
+        self.horizon = math.inf  # timers due from this day on go to a bucket
+        self.far: dict[int, list[Timer]] = {}  # bucket number (day // width) -> timers
+        self.opened = 0  # buckets before this one are in the heap
+
+    def add(self, heap: list[Timer], timer: Timer) -> None:
+        """Put ``timer`` into its bucket, or into ``heap`` if it is due before the
+        horizon."""
+        day = timer.day
+        if self.horizon <= day < math.inf:
+            self.far.setdefault(int(day // self.width), []).append(timer)
+        else:
+            push(heap, timer)
+
+    def open_until(self, heap: list[Timer], stop: float) -> None:
+        """Move every timer due before day ``stop`` into ``heap`` (whole buckets), and
+        send timers made from now on that are due on or after ``stop`` to buckets."""
+        far = self.far
+        while self.opened * self.width < stop and far:
+            for timer in far.pop(self.opened, ()):
+                push(heap, timer)
+            self.opened += 1
+        self.horizon = stop
+
+    def timers(self) -> list[Timer]:
+        """Every timer still waiting in a bucket (in no particular order)."""
+        return [timer for bucket in self.far.values() for timer in bucket]
+
+    def clear(self) -> None:
+        """Forget every waiting timer."""
+        self.far.clear()
