@@ -30,13 +30,13 @@ import simpy
 from simpy.core import EmptySchedule
 from simpy.events import NORMAL, PENDING, URGENT, Event, Interrupt
 
+from .hazards import INF
 from .timers import Calendar, Numbers, Timer, pop, push
 
 Wait = Any
 """What a life yields to wait: a SimPy event, a condition of events, or a :class:`Timer`
 (or :data:`OVER`)."""
 
-INF: Final = float("inf")
 FIRST: Final = -1
 """A priority before SimPy's ``URGENT``: ``(day, FIRST, 0)`` comes before every event
 due on ``day``."""
@@ -80,8 +80,8 @@ class Env(simpy.Environment):
         at = float(until)
         if at <= self._now:
             raise ValueError(f"until (={at}) must be greater than the current time")
-        _run_before(self, at, URGENT, next(self.numbers))
-        next(self.numbers)
+        _run_before(self, at, URGENT, _take_number(self))
+        _take_number(self)
         self._now = at
         return None
 
@@ -199,10 +199,7 @@ def timeout(env: Env, delay: float) -> Wait:
     horizon)."""
     if delay < 0:
         raise ValueError(f"Negative delay {delay}")
-    numbers = env.numbers
-    number = numbers.next
-    numbers.next = number + 1
-    timer = Timer(env, env._now + delay, NORMAL, number, delay)  # noqa: SLF001
+    timer = Timer(env, env._now + delay, NORMAL, _take_number(env), delay)  # noqa: SLF001
     calendar = env.calendar
     if calendar is None:
         push(env.timers, timer)
@@ -215,12 +212,17 @@ def first_on(env: Env, delay: float) -> Timer:
     """A timer ``delay`` days from now that comes before every ordinary event due the same
     day (SimPy's ``Initialize``, and a policy that must be in force before anyone reads
     the parameters that day); always in the heap."""
+    timer = Timer(env, env._now + delay, URGENT, _take_number(env), delay)  # noqa: SLF001
+    push(env.timers, timer)
+    return timer
+
+
+def _take_number(env: Env) -> int:
+    """The next event number (as ``next(env.numbers)``, without the boxed integer)."""
     numbers = env.numbers
     number = numbers.next
     numbers.next = number + 1
-    timer = Timer(env, env._now + delay, URGENT, number, delay)  # noqa: SLF001
-    push(env.timers, timer)
-    return timer
+    return number
 
 
 def clock(env: Env) -> float:
@@ -244,7 +246,7 @@ def succeed(event: simpy.Event) -> None:
     event._ok = True  # noqa: SLF001
     event._value = None  # noqa: SLF001
     env: Env = event.env  # type: ignore[assignment]  # the model's events are made in an Env
-    heappush(env._queue, (env._now, NORMAL, next(env.numbers), event))  # noqa: SLF001
+    heappush(env._queue, (env._now, NORMAL, _take_number(env), event))  # noqa: SLF001
 
 
 def _interruption(env: Env, cause: Any, callback: Any) -> None:
@@ -256,7 +258,7 @@ def _interruption(env: Env, cause: Any, callback: Any) -> None:
     event._ok = False  # noqa: SLF001
     event._value = Interrupt(cause)  # noqa: SLF001
     event._defused = True  # noqa: SLF001
-    heappush(env._queue, (env._now, URGENT, next(env.numbers), event))  # noqa: SLF001
+    heappush(env._queue, (env._now, URGENT, _take_number(env), event))  # noqa: SLF001
 
 
 def forget_waiting(env: Env) -> None:
@@ -296,7 +298,7 @@ class Life:
     def start_now(self) -> None:
         """Run the life until its first wait, now, instead of from an urgent event (whose
         number it takes, so that the events made are counted as SimPy counts them)."""
-        next(self.env.numbers)
+        _take_number(self.env)
         self.resume(None)
 
     def __call__(self, event: Any) -> None:
@@ -327,7 +329,7 @@ class Life:
                 event = OVER
             if event is OVER:
                 self.generator = self.target = None
-                next(self.env.numbers)  # the end SimPy would schedule
+                _take_number(self.env)  # the end SimPy would schedule
                 return
             if isinstance(event, Timer):
                 timer: Timer = event

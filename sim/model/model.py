@@ -300,8 +300,8 @@ class Model:
 
 
 def _event_count(env: Env) -> int:
-    """Events scheduled so far (SimPy numbers every scheduled event)."""
-    return next(env.numbers)
+    """Events scheduled so far (every scheduled event takes a number)."""
+    return env.numbers.next
 
 
 def simulate(scenario: Scenario, seed: int, replication: int) -> Records:

@@ -12,10 +12,11 @@ current chunk of days wait in a :class:`Calendar` bucket until their chunk opens
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any
 
 from mypy_extensions import mypyc_attr
+
+from .hazards import INF
 
 if TYPE_CHECKING:  # pragma: no cover
     from .kernel import Life
@@ -162,7 +163,7 @@ class Calendar:
 
     def __init__(self, width: float) -> None:
         self.width = width
-        self.horizon = math.inf  # timers due from this day on go to a bucket
+        self.horizon = INF  # timers due from this day on go to a bucket
         self.far: dict[int, list[Timer]] = {}  # bucket number (day // width) -> timers
         self.opened = 0  # buckets before this one are in the heap
 
@@ -170,7 +171,7 @@ class Calendar:
         """Put ``timer`` into its bucket, or into ``heap`` if it is due before the
         horizon."""
         day = timer.day
-        if self.horizon <= day < math.inf:
+        if self.horizon <= day < INF:
             self.far.setdefault(int(day // self.width), []).append(timer)
         else:
             push(heap, timer)
