@@ -132,3 +132,19 @@ def test_a_life_that_ended_cannot_be_interrupted():
     assert not life.is_alive
     with pytest.raises(RuntimeError, match="terminated"):
         life.interrupt()
+
+
+def test_step_and_peek_take_the_earlier_of_a_timer_and_a_simpy_event():
+    env = Env()
+    order: list = []
+    timer = timeout(env, 2.0)
+    timer.callbacks.append(lambda event: order.append(("timer", env.now)))
+    event = env.timeout(1.0)  # SimPy's own, in SimPy's queue
+    event.callbacks.append(lambda event: order.append(("simpy", env.now)))
+    assert env.peek() == 1.0
+    env.step()
+    assert order == [("simpy", 1.0)] and env.peek() == 2.0
+    env.step()
+    assert order == [("simpy", 1.0), ("timer", 2.0)] and env.peek() == float("inf")
+    with pytest.raises(simpy.core.EmptySchedule):
+        env.step()
