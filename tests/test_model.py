@@ -318,3 +318,27 @@ def test_a_scenario_equals_its_pickled_copy_once_its_phases_are_cached():
     copy = pickle.loads(pickle.dumps(sc))
     assert copy == sc and copy.phases()[-1][1] == sc.phases()[-1][1]
     assert sc != small()
+
+
+def test_an_episode_gives_back_every_field_it_was_built_with_in_the_table_order():
+    """EPISODE_FIELDS, Episode's keywords and Episode.values name the fields three times:
+    a field given by keyword must come back from values() at its place in EPISODE_FIELDS,
+    and survive pickling and equality."""
+    import pickle
+
+    from sim.model.records import EPISODE_FIELDS, Episode
+
+    given = {  # typed as the compiled class checks them, each value told apart
+        "pid": 7, "episode": 2, "initial": True, "source": "gp", "referral_day": 1.5,
+        "substance": "crack", "sex": "female", "age_band": "18-29", "injecting": False,
+        "mental_health": True, "housing_need": False, "previously_treated": True,
+        "triage_day": 2.5, "triaged_only": False, "start_day": 3.5, "exit_day": 4.5,
+        "exit_reason": "completed", "path": ["ost", "detox"], "ost_setting": "specialist",
+        "ost_formulation": "oral", "inpatient_detox": True, "abandoned_wait": False,
+        "transfer_in": True,
+    }
+    assert list(given) == list(EPISODE_FIELDS)
+    episode = Episode(**given)
+    assert episode.values() == tuple(given[name] for name in EPISODE_FIELDS)
+    assert pickle.loads(pickle.dumps(episode)) == episode
+    assert Episode(**{**given, "exit_reason": "other"}) != episode

@@ -31,7 +31,7 @@ from simpy.core import EmptySchedule
 from simpy.events import NORMAL, PENDING, URGENT, Event, Interrupt
 
 from .hazards import INF
-from .timers import Calendar, Numbers, Timer, pop, push
+from .timers import Calendar, Numbers, Timer, before, pop, push
 
 Wait = Any
 """What a life yields to wait: a SimPy event, a condition of events, or a :class:`Timer`
@@ -120,7 +120,7 @@ def _step(env: Env, day: float, priority: int, number: int) -> bool:
     if timers:
         timer = timers[0]
         if not queue or _first(timer, queue[0]):
-            if not _before(timer.day, timer.priority, timer.number, day, priority, number):
+            if not before(timer.day, timer.priority, timer.number, day, priority, number):
                 return False
             pop(timers)
             env._now = timer.day  # noqa: SLF001
@@ -129,19 +129,14 @@ def _step(env: Env, day: float, priority: int, number: int) -> bool:
     if not queue:
         return False
     entry = queue[0]
-    if not _before(entry[0], entry[1], entry[2], day, priority, number):
+    if not before(entry[0], entry[1], entry[2], day, priority, number):
         return False
     heappop(queue)
     env._now = entry[0]  # noqa: SLF001
     event = entry[3]
     callbacks = event.callbacks
     event.callbacks = None
-    for callback in callbacks:
-        if isinstance(callback, Life):
-            life: Life = callback
-            life.resume(event)
-        else:
-            callback(event)
+    _call(callbacks, event)
     if not event._ok and not hasattr(event, "_defused"):  # noqa: SLF001
         raise event._value  # noqa: SLF001 - a failed event nobody handled
     return True
@@ -149,17 +144,7 @@ def _step(env: Env, day: float, priority: int, number: int) -> bool:
 
 def _first(timer: Timer, entry: tuple[float, int, int, Any]) -> bool:
     """Whether ``timer`` comes before SimPy's queue ``entry``."""
-    return _before(timer.day, timer.priority, timer.number, entry[0], entry[1], entry[2])
-
-
-def _before(day: float, priority: int, number: int, other_day: float, other_priority: int,
-            other_number: int) -> bool:
-    """Whether ``(day, priority, number)`` comes before the other three."""
-    if day != other_day:
-        return day < other_day
-    if priority != other_priority:
-        return priority < other_priority
-    return number < other_number
+    return before(timer.day, timer.priority, timer.number, entry[0], entry[1], entry[2])
 
 
 def _fire(timer: Timer) -> None:
@@ -171,12 +156,18 @@ def _fire(timer: Timer) -> None:
     if owner is not None:
         owner.resume(timer)
     if others is not None:
-        for callback in others:
-            if isinstance(callback, Life):
-                life: Life = callback
-                life.resume(timer)
-            else:
-                callback(timer)
+        _call(others, timer)
+
+
+def _call(callbacks: list[Any], event: Any) -> None:
+    """Call each of ``callbacks`` with ``event``, in order (a life directly, by its
+    compiled :meth:`Life.resume`)."""
+    for callback in callbacks:
+        if isinstance(callback, Life):
+            life: Life = callback
+            life.resume(event)
+        else:
+            callback(event)
 
 
 def attach_calendar(env: Env, width: float) -> Calendar:

@@ -42,7 +42,7 @@ STATE_NAMES: Final = (
 
 DYNAMIC_ATTRIBUTES: Final = frozenset({"previously_treated", "source", "ost_setting",
                                 "ost_formulation"})
-"""Attributes that change during a life; multipliers keyed on them are never cached."""
+"""Attributes that change during a life (the only ones :meth:`Person.set_attr` may set)."""
 
 ATTRIBUTE_NAMES: Final = ("substance", "sex", "age_band", "injecting", "mental_health",
                    "housing_need", "previously_treated", "source", "ost_setting",

@@ -103,13 +103,20 @@ class Timer:
         return f"<Timer({self._delay}) object at {id(self):#x}>"
 
 
+def before(day: float, priority: int, number: int, other_day: float, other_priority: int,
+           other_number: int) -> bool:
+    """Whether an event due ``(day, priority, number)`` comes before one due at the other
+    three (SimPy's order: day, then priority, then number)."""
+    if day != other_day:
+        return day < other_day
+    if priority != other_priority:
+        return priority < other_priority
+    return number < other_number
+
+
 def earlier(a: Timer, b: Timer) -> bool:
-    """Whether ``a`` comes before ``b`` (day, then priority, then number)."""
-    if a.day != b.day:
-        return a.day < b.day
-    if a.priority != b.priority:
-        return a.priority < b.priority
-    return a.number < b.number
+    """Whether timer ``a`` comes before timer ``b``."""
+    return before(a.day, a.priority, a.number, b.day, b.priority, b.number)
 
 
 def push(heap: list[Timer], timer: Timer) -> None:
