@@ -14,8 +14,12 @@ Prints:
   commit (``--against``, checked out beside this one with ``git worktree``), run in
   alternating fresh processes on the same scenario file; the ratio of the medians;
 * the same replication at 1x, 4x and 16x (people, incidence and every capacity
-  multiplied): wall time, events and microseconds per event, and the growth exponent of
-  wall time fitted over the multiples (1 is linear);
+  multiplied), each timed in a fresh process after an untimed 1-year replication of the
+  same size: wall time, events and microseconds per event, and the growth exponent of
+  wall time fitted over the multiples (1 is linear); then, for reference, the cost per
+  event and growth exponent of as many bare lives (an exponential wait again and again)
+  in SimPy, in treatsim's compiled loop and in a plain heap of handlers
+  (:func:`benchmarks.loop.scaling`);
 * with ``--national`` instead: one 10-year replication of
   ``scenarios/england_national.yaml``, its wall time, events and peak RSS, run alone in
   this process so that the RSS is the replication's.
@@ -41,8 +45,16 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.loop import in_fresh_process, slope  # noqa: E402
+from benchmarks.loop import scaling as loop_scaling  # noqa: E402
 from benchmarks.mmc import ciw_run, simpy_run, treatsim_run  # noqa: E402
-from benchmarks.scenarios import hampshire_data, hampshire_scale, national  # noqa: E402
+from benchmarks.scenarios import (  # noqa: E402
+    HAMPSHIRE_COMMUNITY,
+    HAMPSHIRE_IN_TREATMENT,
+    hampshire_data,
+    hampshire_scale,
+    national,
+)
 from sim.model import simulate  # noqa: E402
 from sim.native import PURE_VARIABLE, build_of  # noqa: E402
 
@@ -134,41 +146,46 @@ def race(ref: str, years: int, rounds: int) -> None:
               f"{best:.2f}x (ratio of bests)")
 
 
+SCALE_CHILD = """
+import json, sys, time
+sys.path.insert(0, sys.argv[1])
+from benchmarks.scenarios import hampshire_scale
+from sim.model import simulate
+years, times, rep = map(int, sys.argv[2:5])
+simulate(hampshire_scale(1, times), 1, rep + 1000)  # warm up (see SCALE_CHILD's note)
+sc = hampshire_scale(years, times)
+t0 = time.perf_counter()
+rec = simulate(sc, 1, rep)
+print(json.dumps([time.perf_counter() - t0, rec.events]))
+"""
+"""Times one replication of the Hampshire-scale scenario (argv: checkout, years, multiple,
+replication) after an untimed 1-year one of the same size, which pays what only a
+process's first replication pays (imports and caches made on first use) and leaves the
+process's memory as a replication of that size leaves it for the next, as in a sweep's
+worker: every size is timed alike."""
+
+
 def scaling(years: int, sizes: list[int], repeats: int) -> None:
-    """Print wall time and cost per event at each population multiple, and the fitted
-    growth exponent of wall time."""
-    print(f"scaling, {years}-year replication (best of {repeats})")
+    """Print wall time and cost per event at each population multiple (the best of
+    ``repeats`` rounds, each running every size in turn, each replication in a fresh
+    process after an untimed one of the same size), and the fitted growth exponent of
+    wall time."""
+    print(f"scaling, {years}-year replication (best of {repeats}, each in a fresh process "
+          f"after an untimed 1-year one of its size)")
+    best = [(math.inf, 0)] * len(sizes)
+    for rep in range(repeats):
+        best = [min(b, tuple(in_fresh_process(SCALE_CHILD, years, times, rep)))
+                for b, times in zip(best, sizes, strict=True)]
     print(f"{'size':>6} {'people':>8} {'events':>11} {'seconds':>8} {'us/event':>9}")
-    walls = []
-    for times in sizes:
-        sc = hampshire_scale(years, times)
-        people = sc.population.initial.community + sc.population.initial.in_treatment
-        best, events = math.inf, 0
-        for rep in range(repeats):
-            # free earlier replications' worlds before the clock starts, at every size
-            # alike: the model frees them at a replication's start only once they pass
-            # LEFT_FLOOR objects, which would charge the 16x runs and not the 1x ones
-            rec = None
-            gc.collect()
-            t0 = time.perf_counter()
-            rec = simulate(sc, 1, rep)
-            best = min(best, time.perf_counter() - t0)
-            events = rec.events
-        walls.append(best)
-        print(f"{times:>5}x {people:>8,} {events:>11,} {best:>8.2f} {best / events * 1e6:>9.2f}",
-              flush=True)
+    for times, (wall, events) in zip(sizes, best, strict=True):
+        people = times * (HAMPSHIRE_COMMUNITY + HAMPSHIRE_IN_TREATMENT)
+        print(f"{times:>5}x {people:>8,} {events:>11,} {wall:>8.2f} {wall / events * 1e6:>9.2f}")
     if len(sizes) > 1:
+        walls = [wall for wall, _ in best]
         print(f"  growth exponent of wall time over {sizes[0]}x-{sizes[-1]}x: "
               f"{slope(sizes, walls):.3f}  (1 is linear)")
-
-
-def slope(xs: list[int], ys: list[float]) -> float:
-    """Least-squares slope of log(ys) on log(xs)."""
-    lx = [math.log(x) for x in xs]
-    ly = [math.log(y) for y in ys]
-    mx, my = statistics.fmean(lx), statistics.fmean(ly)
-    return (sum((a - mx) * (b - my) for a, b in zip(lx, ly, strict=True))
-            / sum((a - mx) ** 2 for a in lx))
+        print("as many lives with no model around them (benchmarks/loop.py --scaling):")
+        loop_scaling(sizes, repeats, years)
 
 
 def national_run(years: int) -> None:

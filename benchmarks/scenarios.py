@@ -13,6 +13,11 @@ from sim.scenario import Scenario, load_scenario, parse_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 
+HAMPSHIRE_COMMUNITY = 1850
+"""People using and not in treatment at the start of the Hampshire-scale scenario (1x)."""
+HAMPSHIRE_IN_TREATMENT = 1350
+"""People in treatment at its start (1x)."""
+
 
 def hampshire_scale(years: int = 10, times: int = 1) -> Scenario:
     """About 3,200 people using, 1,350 in treatment, 900 new presentations a year.
@@ -31,8 +36,8 @@ def hampshire_data(years: int = 10, times: int = 1) -> dict:
     data = copy.deepcopy(data)
     data["name"] = "hampshire_scale"
     pop = data["population"]
-    pop["initial"]["community"] = 1850
-    pop["initial"]["in_treatment"] = 1350
+    pop["initial"]["community"] = HAMPSHIRE_COMMUNITY
+    pop["initial"]["in_treatment"] = HAMPSHIRE_IN_TREATMENT
     pop["incidence_per_year"] = 330
     for source, rate in (("self", 0.26), ("gp", 0.11), ("criminal_justice", 0.10)):
         data["referral"][source]["per_year"] = rate
