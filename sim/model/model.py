@@ -282,10 +282,10 @@ class Model:
             problems.append(f"in treatment {world.in_treatment_count} != people "
                             f"{len(in_treatment)}")
         naive = [person for person in using if not person.ever_treated]
-        counted = [len(naive), sum(person.attrs["substance"] in OCU for person in naive)]
+        counted = [len(naive), sum(person.substance in OCU for person in naive)]
         if counted != world.naive_using:
             problems.append(f"treatment-naive counters {world.naive_using} != people {counted}")
-        ocu = sum(person.attrs["substance"] in OCU for person in using)
+        ocu = sum(person.substance in OCU for person in using)
         if ocu != world.using_ocu:
             problems.append(f"opiate and crack users {world.using_ocu} != people {ocu}")
         for modality, count in world.in_modality.items():

@@ -30,7 +30,7 @@ def window_rate(mortality: Mortality, person: Person, now: float,
     leaving treatment or custody, for the substance groups the windows apply to, the
     after-exit rate scaled by the exit route's multiplier; ``base`` outside every
     window. In two windows at once, the higher rate applies."""
-    if person.attrs["substance"] not in mortality.after_exit_substances:
+    if person.substance not in mortality.after_exit_substances:
         return base, INF
     rate, until = post_exit_rate(mortality.after_exit, person.exit_day, now, base)
     if until < INF and person.exit_route in mortality.after_exit_multipliers:
@@ -51,7 +51,7 @@ def death_delay(mortality: Mortality, person: Person, now: float, base: float, s
     not before ``stop`` (a day)."""
     factor = person.factor(mortality.multipliers)
     windows = (person.exit_day is not None or person.release_day is not None) and \
-        person.attrs["substance"] in mortality.after_exit_substances
+        person.substance in mortality.after_exit_substances
     if not windows:  # one rate all the way to ``stop``
         hazard = death_rate_per_day(base, factor)
         if hazard > 0 and unit < hazard * (stop - now):
@@ -77,7 +77,7 @@ def death_place(mortality: Mortality, person: Person, now: float) -> str:
     state = person.state
     if state in PLACE_OF_STATE:
         return PLACE_OF_STATE[state]
-    if person.attrs["substance"] in mortality.after_exit_substances:
+    if person.substance in mortality.after_exit_substances:
         for day, windows, place in ((person.release_day, mortality.after_release,
                                      "after_release"),
                                     (person.exit_day, mortality.after_exit, "after_exit")):

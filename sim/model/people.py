@@ -88,13 +88,13 @@ class Person:
 
     :param pid: the person's id (0, 1, ... in order of entry).
     :param rng: the person's own random stream.
-    :param attrs: attribute name -> level (strings).
+    :param attrs: attribute name -> level (strings), ``substance`` among them.
     :param profiles: the world's attribute profiles (a new set when not given).
     """
 
     __slots__ = (
-        "pid", "rng", "attrs", "state", "exit_day", "exit_route", "release_day", "episodes",
-        "episode", "modality", "segment_start", "segment_gbp_per_day", "process",
+        "pid", "rng", "attrs", "substance", "state", "exit_day", "exit_route", "release_day",
+        "episodes", "episode", "modality", "segment_start", "segment_gbp_per_day", "process",
         "treatment_from", "treatment_to", "using_from", "using_to", "ever_treated", "using",
         "in_treatment", "profiles", "profile", "factors",
     )
@@ -104,6 +104,9 @@ class Person:
         self.pid = pid
         self.rng = rng
         self.attrs = attrs
+        # the substance (never changes) is read at most changes of state: a field of the
+        # person, not a look-up in the dictionary, which is two more objects to fetch
+        self.substance = attrs["substance"]
         self.state = COMMUNITY
         self.exit_day: float | None = None  # day of the last exit from treatment
         self.exit_route: str | None = None  # how that exit came (Episode.route)

@@ -26,7 +26,7 @@ class ServiceClosed(Exception):
 
 def fallback(person: Person) -> str:
     """The maintenance route for ``person``: OST for opiate users, else psychosocial."""
-    return OST if person.attrs["substance"] in OPIATE else PSYCHOSOCIAL
+    return OST if person.substance in OPIATE else PSYCHOSOCIAL
 
 
 def available(world: World, person: Person, modality: str) -> str:
@@ -45,7 +45,7 @@ def available(world: World, person: Person, modality: str) -> str:
 
 def entry_modality(world: World, person: Person) -> str:
     """Draw the first modality of a new treatment start (one uniform draw)."""
-    shares = world.parameters.entry[person.attrs["substance"]]  # type: ignore[index]
+    shares = world.parameters.entry[person.substance]  # type: ignore[index]
     return available(world, person, draw_from(shares, person.rng.random()))
 
 

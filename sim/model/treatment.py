@@ -123,7 +123,7 @@ def carried_in(world: World, person: Person, elapsed_days: float) -> Stage:
     world.mark_using(person)
     world.keyworkers.force_acquire()
     world.mark_in_treatment(person)
-    shares = world.parameters.entry[person.attrs["substance"]]  # type: ignore[index]
+    shares = world.parameters.entry[person.substance]  # type: ignore[index]
     modality = draw_from(shares, person.rng.random())
     if modality in (DETOX, REHAB):  # carried in part-way: on maintenance instead
         modality = fallback(person)

@@ -146,7 +146,7 @@ class World:
     def _count_naive(self, person: Person, change: int) -> None:
         naive = self.naive_using
         naive[0] += change
-        if person.attrs["substance"] in OCU:
+        if person.substance in OCU:
             naive[1] += change
 
     def mark_treated(self, person: Person) -> None:
@@ -164,7 +164,7 @@ class World:
             self._count_naive(person, 1)
         person.using = True
         self.using_count += 1
-        ocu = person.attrs["substance"] in OCU
+        ocu = person.substance in OCU
         self.using_ocu += ocu
         year = self.year
         if not _counted(person.using_from, person.using_to, year):
@@ -179,7 +179,7 @@ class World:
         if person.using:
             person.using = False
             self.using_count -= 1
-            self.using_ocu -= person.attrs["substance"] in OCU
+            self.using_ocu -= person.substance in OCU
             person.using_to = self.year
         if not person.ever_treated:
             self._count_naive(person, -1)
@@ -242,7 +242,7 @@ class World:
             drug_related = self.death_causes.random() < shares.get(place, 0.0)  # type: ignore[call-overload]
         self.monitor.deaths.append(Death(
             day=now, pid=person.pid, state=STATE_NAMES[person.state], modality=modality,
-            days_since_exit=since, substance=person.attrs["substance"], place=place,
+            days_since_exit=since, substance=person.substance, place=place,
             drug_related=drug_related,
         ))
         self.set_state(person, DEAD)
