@@ -33,6 +33,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -153,10 +154,11 @@ print(json.dumps(timed(run, lives, days, gap)))
 untimed 1-year run of as many lives."""
 
 
-def in_fresh_process(code: str, *args: object) -> Any:
-    """The JSON that ``code`` prints last, run with ``args`` in a new Python process (so
-    that no earlier run's freed memory, scattered, is what a smaller run is laid out in)."""
-    out = subprocess.run([sys.executable, "-c", code, str(ROOT), *map(str, args)],
+def in_fresh_process(code: str, *args: object, prefix: Sequence[str] = ()) -> Any:
+    """The JSON that ``code`` prints last, run with this checkout and ``args`` in a new
+    Python process (so that no earlier run's freed memory, scattered, is what a smaller
+    run is laid out in), under the command ``prefix`` if given (a profiler, say)."""
+    out = subprocess.run([*prefix, sys.executable, "-c", code, str(ROOT), *map(str, args)],
                          check=True, capture_output=True, text=True, cwd=ROOT)
     return json.loads(out.stdout.strip().splitlines()[-1])
 

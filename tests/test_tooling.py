@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -29,10 +30,25 @@ def test_engine_benchmark_runs_small():
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert "treatsim / SimPy" in out.stdout and "people-years" in out.stdout
-    assert "growth exponent" in out.stdout
+    assert "growth exponent of wall time over 1x-4x" in out.stdout
+    lives = [line for line in out.stdout.splitlines() if "compiled loop (kernel)" in line]
+    assert len(lives) == 1 and "growth exponent" in lives[0]  # the bare lives beside it
     assert ("speed-up of this checkout over" in out.stdout and "pure Python over" in out.stdout
             or "cannot check out" in out.stdout)
     assert "simulation build here: " in out.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="needs Valgrind")
+def test_cache_benchmark_counts_an_event():
+    out = subprocess.run([sys.executable, "benchmarks/cache.py", "--sizes", "1",
+                          "--years", "1"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=900)
+    assert out.returncode == 0, out.stderr
+    row = out.stdout.strip().splitlines()[-1].split()
+    assert row[0] == "1x" and int(row[1].replace(",", "")) > 1000  # events
+    instructions, reads, writes = (float(x.replace(",", "")) for x in row[2:5])
+    assert instructions > reads > 0 and writes > 0  # every event runs code and reads
 
 
 @pytest.mark.slow
