@@ -10,7 +10,8 @@ generators driven by treatsim's compiled loop (:mod:`sim.model.kernel`: ``Life``
 (c) as a flat calendar of state handlers: a ``heapq`` of ``(day, number, life)`` and one
 function call per event, in plain Python, the structure a person's lifecycle would take
 without generators. Prints microseconds per event and the events of each (the same in
-all three, but for SimPy's own stop event). Nothing is asserted.
+all three, but for SimPy's own stop event), with Python's cyclic collector off while
+they run, as it is in the model's loop (:mod:`sim.model.collector`). Nothing is asserted.
 
 With ``--scaling``, the lives are as many as the people of the Hampshire-scale scenario
 at 1x, 4x and 16x (:func:`benchmarks.engine.scaling`) and each waits 240 days on average
