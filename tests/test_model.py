@@ -277,6 +277,30 @@ def test_the_profile_key_names_every_attribute_a_person_can_have(example):
         a.set_attr("substance", "crack")
 
 
+def test_people_with_the_same_levels_share_one_profile_whatever_the_path_to_it():
+    """A person holds only their profile's number: the same levels are the same profile,
+    reached by drawing them or by changing to them, and a change undone goes back."""
+    from sim.model.draws import PersonStream
+    from sim.model.people import Person, Profiles
+
+    profiles = Profiles()
+    drawn = {"substance": "opiate", "sex": "male", "previously_treated": "false"}
+    a = Person(0, PersonStream((1, 2, 3, 4, 5, 6)), dict(drawn), profiles)
+    b = Person(1, PersonStream((2, 2, 3, 4, 5, 6)), {**drawn, "source": "gp"}, profiles)
+    assert a.profile != b.profile and a.attrs == drawn
+    start = a.profile
+    for _ in range(2):  # the second time through, every move is one already seen
+        a.set_attr("source", "gp")
+        assert a.profile == b.profile and a.attrs == {**drawn, "source": "gp"}
+        assert a.factors is profiles.factors[b.profile]
+        a.set_attr("source", None)
+        assert a.profile == start and a.attrs == drawn
+    a.set_attr("source", None)  # already without it: no change
+    assert a.profile == start and len(profiles.levels) == 2
+    with pytest.raises(ValueError, match="favourite_colour"):
+        Person(2, PersonStream((3, 2, 3, 4, 5, 6)), {**drawn, "favourite_colour": "red"})
+
+
 def test_a_closure_plan_into_a_closed_rehab_falls_back_with_a_real_formulation():
     """HAT closes with everyone planned into rehab while rehab is closed: each falls back
     to OST with a formulation drawn as usual, not the rehab placement's 'funded' mark."""

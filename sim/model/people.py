@@ -1,8 +1,10 @@
 """The simulated person: attributes drawn at entry, and where they are now.
 
 A person's life is a generator driven through SimPy's queue (see :mod:`sim.model.model`);
-this module holds the data it carries. Attributes are stored as strings so that the YAML
-``multipliers`` tables (``{injecting: {true: 1.5}}``) can look them up directly.
+this module holds the data it carries. Attribute levels are strings so that the YAML
+``multipliers`` tables (``{injecting: {true: 1.5}}``) can look them up directly; a person
+holds the number of their attribute profile (:class:`Profiles`), shared with everyone
+who has the same levels, rather than levels of their own.
 """
 
 from __future__ import annotations
@@ -58,24 +60,59 @@ ABSORBING: Final = frozenset({DEAD, MOVED_AWAY})
 """States nobody leaves."""
 
 
+Levels = tuple[str | None, ...]
+"""A person's attribute levels in the order of :data:`ATTRIBUTE_NAMES` (``None`` for one
+they do not have): their attribute profile."""
+
+ATTRIBUTE_INDEX: Final = {name: i for i, name in enumerate(ATTRIBUTE_NAMES)}
+"""Where each attribute's level is in :data:`Levels`."""
+
+
 class Profiles:
-    """The attribute profiles of one world: a number for each (people with the same
-    attribute levels share one) and, for each, the multipliers of the tables looked up
-    so far (shared by everyone with that profile, so nobody keeps a cache of their own)."""
+    """The attribute profiles of one world, numbered in the order first seen: for each,
+    its levels (as a tuple and by name) and the multipliers of the tables looked up so
+    far. People with the same levels share one profile, so a person keeps only its
+    number, and what every event reads of attributes is shared by all who have them."""
 
     def __init__(self) -> None:
-        self.numbers: dict[tuple[str | None, ...], int] = {}
+        self.numbers: dict[Levels, int] = {}
+        self.levels: list[Levels] = []
+        """By profile number: its levels."""
+        self.attrs: list[dict[str, str]] = []
+        """By profile number: attribute name -> level, for those it has (never changed)."""
         self.factors: list[dict[int, float]] = []
         """By profile number: id(multiplier table) -> its factor for that profile."""
+        self.moves: list[dict[str, dict[str | None, int]]] = []
+        """By profile number: attribute name -> new level -> the profile it leads to."""
 
-    def number(self, person: Person) -> int:
-        """The number of ``person``'s profile (a new one for levels not seen before)."""
-        key = person.profile_key()
-        number = self.numbers.get(key)
+    def number(self, levels: Levels) -> int:
+        """The number of the profile with ``levels`` (a new one for levels not seen)."""
+        number = self.numbers.get(levels)
         if number is None:
-            number = self.numbers[key] = len(self.factors)
+            number = self.numbers[levels] = len(self.levels)
+            self.levels.append(levels)
+            self.attrs.append({name: level
+                               for name, level in zip(ATTRIBUTE_NAMES, levels, strict=True)
+                               if level is not None})
             self.factors.append({})
+            self.moves.append({})
         return number
+
+    def move(self, number: int, name: str, level: str | None) -> int:
+        """The number of profile ``number`` with attribute ``name`` set to ``level``
+        (``None``: without it); kept, so that a change seen before is three look-ups."""
+        moves = self.moves[number]
+        by_level = moves.get(name)
+        if by_level is None:
+            by_level = moves[name] = {}
+        to = by_level.get(level)
+        if to is None:
+            levels = self.levels[number]
+            at = ATTRIBUTE_INDEX[name]
+            to = number if levels[at] == level else \
+                self.number(levels[:at] + (level,) + levels[at + 1:])
+            by_level[level] = to
+        return to
 
     def forget_factors(self) -> None:
         """Forget every multiplier looked up (the parameters in force changed)."""
@@ -88,12 +125,13 @@ class Person:
 
     :param pid: the person's id (0, 1, ... in order of entry).
     :param rng: the person's own random stream.
-    :param attrs: attribute name -> level (strings), ``substance`` among them.
+    :param attrs: attribute name -> level (strings), ``substance`` among them; names not
+        in :data:`ATTRIBUTE_NAMES` are refused.
     :param profiles: the world's attribute profiles (a new set when not given).
     """
 
     __slots__ = (
-        "pid", "rng", "attrs", "substance", "state", "exit_day", "exit_route", "release_day",
+        "pid", "rng", "substance", "state", "exit_day", "exit_route", "release_day",
         "episodes", "episode", "modality", "segment_start", "segment_gbp_per_day", "process",
         "treatment_from", "treatment_to", "using_from", "using_to", "ever_treated", "using",
         "in_treatment", "profiles", "profile", "factors",
@@ -101,11 +139,13 @@ class Person:
 
     def __init__(self, pid: int, rng: PersonStream, attrs: dict[str, str],
                  profiles: Profiles | None = None) -> None:
+        for name in attrs:
+            if name not in ATTRIBUTE_INDEX:
+                raise ValueError(f"{name!r} is not an attribute a person can have")
         self.pid = pid
         self.rng = rng
-        self.attrs = attrs
         # the substance (never changes) is read at most changes of state: a field of the
-        # person, not a look-up in the dictionary, which is two more objects to fetch
+        # person, not a look-up in their profile
         self.substance = attrs["substance"]
         self.state = COMMUNITY
         self.exit_day: float | None = None  # day of the last exit from treatment
@@ -125,21 +165,26 @@ class Person:
         self.using = False  # counted among those using now (World.mark_using)
         self.in_treatment = False  # counted among those in treatment now
         self.profiles = Profiles() if profiles is None else profiles
-        self.profile = -1  # the number of these attributes' profile (-1: not looked up yet)
-        self.factors: dict[int, float] | None = None  # that profile's multipliers
+        # the number of the person's attribute profile, and its multipliers (None: retired)
+        self.profile = self.profiles.number(tuple([attrs.get(name)
+                                                   for name in ATTRIBUTE_NAMES]))
+        self.factors: dict[int, float] | None = self.profiles.factors[self.profile]
+
+    @property
+    def attrs(self) -> Mapping[str, str]:
+        """Attribute name -> level, for the attributes the person has (their profile's,
+        shared: read only)."""
+        return self.profiles.attrs[self.profile]
 
     def set_attr(self, name: str, level: str | None) -> None:
         """Change one of the :data:`DYNAMIC_ATTRIBUTES` (``None`` removes it)."""
         if name not in DYNAMIC_ATTRIBUTES:
             raise ValueError(f"{name!r} is not an attribute that changes during a life")
-        if self.attrs.get(name) == level:
-            return
-        self.profile = -1
-        self.factors = None
-        if level is None:
-            self.attrs.pop(name, None)
-        else:
-            self.attrs[name] = level
+        profiles = self.profiles
+        profile = profiles.move(self.profile, name, level)
+        if profile != self.profile:
+            self.profile = profile
+            self.factors = profiles.factors[profile]
 
     def factor(self, table: dict[str, dict[str, float]]) -> float:
         """This person's multiplier from ``table`` (no unit; 1 for an empty table).
@@ -152,25 +197,17 @@ class Person:
             return 1.0
         factors = self.factors
         if factors is None:
-            factors = self.factors = self.profiles.factors[self.profile_number()]
+            factors = self.factors = self.profiles.factors[self.profile]
         key = id(table)
         value = factors.get(key)
         if value is None:
-            value = factors[key] = multiplier(table, self.attrs)
+            value = factors[key] = multiplier(table, self.profiles.attrs[self.profile])
         return value
 
-    def profile_number(self) -> int:
-        """The number of the person's attribute profile (see :class:`Profiles`)."""
-        profile = self.profile
-        if profile < 0:
-            profile = self.profile = self.profiles.number(self)
-        return profile
-
-    def profile_key(self) -> tuple[str | None, ...]:
-        """The person's attribute levels in the order of :data:`ATTRIBUTE_NAMES` (``None``
-        for one they do not have): equal for people with equal attributes."""
-        attrs = self.attrs
-        return tuple([attrs.get(name) for name in ATTRIBUTE_NAMES])
+    def profile_key(self) -> Levels:
+        """The person's attribute levels (see :data:`Levels`): equal for people with
+        equal attributes."""
+        return self.profiles.levels[self.profile]
 
     def retire(self) -> None:
         """Free what a person whose life in the model has ended (dead or moved away) no

@@ -102,12 +102,12 @@ class World:
         """Rates of ``kind`` kept for everyone with the attributes of ``person`` under the
         parameters in force (``None`` if none are kept: build them, :meth:`keep_rates`)."""
         kept = self.profile_cache.get(kind)
-        return None if kept is None else kept.get(person.profile_number())
+        return None if kept is None else kept.get(person.profile)
 
     def keep_rates(self, kind: str, person: Person, rates: Any) -> Any:
         """Keep ``rates`` of ``kind`` for everyone with the attributes of ``person`` (after
         :meth:`cached_rates`) until a policy changes the parameters; returns them."""
-        self.profile_cache.setdefault(kind, {})[person.profile_number()] = rates
+        self.profile_cache.setdefault(kind, {})[person.profile] = rates
         return rates
 
     # ------------------------------------------------------------------ time
