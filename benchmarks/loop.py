@@ -34,7 +34,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -133,8 +133,10 @@ WAYS = (("SimPy processes", simpy_lives),
 """Each way of running lives, by name."""
 
 
-def timed(run, lives: int, days: float, gap: float) -> tuple[float, int]:
-    """One run's microseconds an event, and the events it made."""
+def timed(run: Callable[[int, float, float], int], lives: int, days: float,
+          gap: float) -> tuple[float, int]:
+    """One run's microseconds an event, and the events it made (``run``: one of
+    :data:`WAYS`, given lives, days and the mean gap in days)."""
     gc.collect()  # nothing of an earlier run left for this one to free
     t0 = time.perf_counter()
     events = run(lives, days, gap)
