@@ -8,7 +8,7 @@ import random
 import pytest
 import simpy
 
-from sim.model.kernel import Env, Life, attach_calendar, open_until, run_until, timeout
+from sim.model.kernel import OVER, Env, Life, attach_calendar, open_until, run_until, timeout
 
 pytestmark = pytest.mark.unit
 
@@ -119,6 +119,31 @@ def test_lives_sharing_a_timer_wake_in_the_order_they_waited_as_in_simpy():
 def test_a_timer_refuses_a_negative_delay():
     with pytest.raises(ValueError, match="Negative delay"):
         timeout(Env(), -1.0)
+
+
+def test_a_life_given_its_generator_when_it_starts_runs_like_one_made_with_it():
+    """A person is a Life made before their generator (which needs the person): started
+    with it, it runs now, takes the start event's number, and ends as any life does."""
+    from sim.model.draws import PersonStream
+    from sim.model.people import Person
+
+    env = Env()
+    person = Person(0, PersonStream((1, 2, 3, 4, 5, 6)), {"substance": "opiate"}, env=env)
+    days: list[float] = []
+
+    def walk(env: Env):
+        for gap in (1.0, 2.5):
+            days.append(env.now)
+            yield timeout(env, gap)
+        days.append(env.now)
+        yield OVER
+
+    assert not person.is_alive and env.numbers.next == 0
+    person.start_now(walk(env))
+    assert person.is_alive and days == [0.0] and env.numbers.next == 2
+    env.run()
+    assert days == [0.0, 1.0, 3.5] and not person.is_alive
+    assert env.numbers.next == 4  # start, two timers, the end SimPy would schedule
 
 
 def test_a_life_that_ended_cannot_be_interrupted():

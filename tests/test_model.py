@@ -233,11 +233,12 @@ def test_rehab_refusals_are_counted_in_the_year_they_happen():
     assert paths.sum() == len(rec.rehab_refusals)  # each refusal also marks its episode
 
 
-def test_people_whose_life_ended_free_their_stream_and_caches(example):
+def test_people_whose_life_ended_free_their_stream_caches_and_generator(example):
     model = Model(example, Streams(3, 0))
     model.run()
     gone = [p for p in model.world.people if STATE_NAMES[p.state] in ("dead", "moved_away")]
-    assert gone and all(p.rng is None and p.process is None and p.factors is None for p in gone)
+    assert gone and all(p.rng is None and p.factors is None and not p.is_alive
+                        and p.generator is None and p.target is None for p in gone)
     assert all(p.rng is not None for p in model.world.people if p not in gone)
 
 

@@ -267,29 +267,38 @@ def forget_waiting(env: Env) -> None:
 
 
 class Life:
-    """A person's life: a generator of events, resumed with each one's value when it is
-    processed (or sent its exception when it failed).
+    """A life: a generator of events, resumed with each one's value when it is processed
+    (or sent its exception when it failed). A person is one (a subclass), so that the
+    loop resumes the person, not an object of its own for their life.
 
-    :param env: the environment.
-    :param generator: the life.
+    :param env: the environment (``None``: one that is never run).
+    :param generator: the life (``None``: given later, to :meth:`start_now`).
     :param deferred: start it when an urgent event made now is processed (as SimPy
         starts a process); otherwise it waits for :meth:`start_now`.
     """
 
-    def __init__(self, env: Env, generator: Generator[Any, Any, Any],
+    __slots__ = ("env", "generator", "target")
+
+    def __init__(self, env: Env | None, generator: Generator[Any, Any, Any] | None = None,
                  deferred: bool = True) -> None:
         self.env = env
         self.generator: Generator[Any, Any, Any] | None = generator
         self.target: Any = None
-        if deferred:
+        if generator is not None and deferred:
+            assert env is not None
             start = first_on(env, 0.0)
             start.wait(self)
             self.target = start
 
-    def start_now(self) -> None:
-        """Run the life until its first wait, now, instead of from an urgent event (whose
-        number it takes, so that the events made are counted as SimPy counts them)."""
-        _take_number(self.env)
+    def start_now(self, generator: Generator[Any, Any, Any] | None = None) -> None:
+        """Run the life (``generator``, for one made without it) until its first wait, now,
+        instead of from an urgent event (whose number it takes, so that the events made
+        are counted as SimPy counts them)."""
+        env = self.env
+        assert env is not None
+        if generator is not None:
+            self.generator = generator
+        _take_number(env)
         self.resume(None)
 
     def __call__(self, event: Any) -> None:
@@ -320,7 +329,9 @@ class Life:
                 event = OVER
             if event is OVER:
                 self.generator = self.target = None
-                _take_number(self.env)  # the end SimPy would schedule
+                env = self.env
+                assert env is not None
+                _take_number(env)  # the end SimPy would schedule
                 return
             if isinstance(event, Timer):
                 timer: Timer = event
@@ -342,9 +353,10 @@ class Life:
     def interrupt(self, cause: Any = None) -> None:
         """Throw ``simpy.Interrupt(cause)`` into the life at its wait, now, before the
         ordinary events due now (as ``simpy.Process.interrupt``)."""
-        if self.generator is None:
+        env = self.env
+        if self.generator is None or env is None:
             raise RuntimeError(f"{self} has terminated and cannot be interrupted.")
-        _interruption(self.env, cause, self._interrupted)
+        _interruption(env, cause, self._interrupted)
 
     def _interrupted(self, event: Any) -> None:
         if self.generator is None:

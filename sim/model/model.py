@@ -63,17 +63,20 @@ from .policies import apply_policy
 from .records import Records
 from .referral import referral
 from .snapshot import snapshot
-from .treatment import carried_in
+from .treatment import begin_treatment, carried_in
 from .world import Stage, World
 
 STAGES: Final[dict[int, Callable[[World, Person], Stage]]] = {
     COMMUNITY: community,
     TRIAGE_WAIT: referral,
+    IN_TREATMENT: begin_treatment,
     AFTER_TREATMENT: after_treatment,
     CUSTODY: custody,
     RECOVERED: recovered,
 }
-"""The stage a person in each (non-absorbing, not in-treatment) state goes through next."""
+"""The stage a person in each non-absorbing state goes through next (a generator, or a
+plain function that does what comes first and hands over the generator that follows, so
+that a life runs it directly rather than through one generator more per event)."""
 
 Process = Generator[Wait, Any, None]
 
@@ -145,9 +148,7 @@ class Model:
         world = self.world
         forget_waiting(world.env)  # a life and its event hold each other
         for person in world.people:
-            if person.process is not None:
-                person.process.stop()  # a life waiting for a place, not in the queue
-                person.process = None
+            person.stop()  # a life waiting for a place, not in the queue
         self.collector.released()
 
     # ------------------------------------------------------------------ people
@@ -163,30 +164,29 @@ class Model:
                 person.ever_treated = True
             world.enter(person, COMMUNITY)
             world.mark_using(person)
-            self._begin(person, self.life(person, COMMUNITY))
+            person.start_now(self.life(person, COMMUNITY))
         for _ in range(initial.in_treatment):
             person = world.new_person(initial.substance)
             person.set_attr("previously_treated", "true")
             elapsed_days = initial.time_in_treatment.sample(person.rng)
             world.enter(person, IN_TREATMENT)
-            self._begin(person, self._carried_in(person, elapsed_days))
+            person.start_now(self.life(person, IN_TREATMENT, carried_in_days=elapsed_days))
 
-    def _begin(self, person: Person, life: Process) -> None:
-        """Give ``person`` their ``life`` and run it, now, until its first wait."""
-        process = person.process = Life(self.world.env, life, deferred=False)
-        process.start_now()
-
-    def life(self, person: Person, state: int | None) -> Process:
+    def life(self, person: Person, state: int | None,
+             carried_in_days: float | None = None) -> Process:
         """Walk ``person`` through stages from ``state`` until their life in the model ends
-        (then end its :class:`Life` by yielding :data:`OVER`)."""
+        (then end its :class:`Life` by yielding :data:`OVER`); ``carried_in_days``: they
+        are in treatment on day 0, that many days into their episode.
+
+        Each stage runs inside this one generator (``yield from``), so an event passes
+        through this generator and the stage's own (and the treatment modality's), not
+        through one generator for each step that led to it."""
+        if carried_in_days is not None:
+            state = yield from carried_in(self.world, person, carried_in_days)
         while state is not None:
             state = yield from STAGES[state](self.world, person)
         person.retire()
         yield OVER
-
-    def _carried_in(self, person: Person, elapsed_days: float) -> Process:
-        state = yield from carried_in(self.world, person, elapsed_days)
-        yield from self.life(person, state)
 
     # ------------------------------------------------------------------ system processes
 
@@ -213,7 +213,7 @@ class Model:
             world.monitor.incidence += 1
             world.enter(person, COMMUNITY)
             world.mark_using(person)
-            self._begin(person, self.life(person, COMMUNITY))
+            person.start_now(self.life(person, COMMUNITY))
 
     def _policies(self) -> Process:
         """Apply each policy on its date, before anything else happens that day."""
@@ -270,8 +270,7 @@ class Model:
         for person in world.people:
             if person.state in (DEAD, MOVED_AWAY):
                 continue
-            alive = person.process is not None and person.process.is_alive
-            if not alive and person.state not in (COMMUNITY, RECOVERED):
+            if not person.is_alive and person.state not in (COMMUNITY, RECOVERED):
                 problems.append(f"person {person.pid} in {STATE_NAMES[person.state]} "
                                 f"has no process")
         using = [person for person in world.people if person.using]

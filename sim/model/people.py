@@ -1,7 +1,8 @@
 """The simulated person: attributes drawn at entry, and where they are now.
 
-A person's life is a generator driven through SimPy's queue (see :mod:`sim.model.model`);
-this module holds the data it carries. Attribute levels are strings so that the YAML
+A person is a :class:`~sim.model.kernel.Life`: the event loop resumes the person's own
+generator (made in :mod:`sim.model.model`) through the person; this module holds the data
+a person carries. Attribute levels are strings so that the YAML
 ``multipliers`` tables (``{injecting: {true: 1.5}}``) can look them up directly; a person
 holds the number of their attribute profile (:class:`Profiles`), shared with everyone
 who has the same levels, rather than levels of their own.
@@ -10,10 +11,11 @@ who has the same levels, rather than levels of their own.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 from .draws import PersonStream
 from .hazards import draw_from, multiplier
+from .kernel import Env, Life
 from .records import Episode
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -120,28 +122,32 @@ class Profiles:
             factors.clear()
 
 
-class Person:
-    """One person with problem drug use.
+class Person(Life):
+    """One person with problem drug use, and their life in the model (a
+    :class:`~sim.model.kernel.Life` whose generator is given when it starts:
+    :meth:`~sim.model.kernel.Life.start_now`).
 
     :param pid: the person's id (0, 1, ... in order of entry).
     :param rng: the person's own random stream.
     :param attrs: attribute name -> level (strings), ``substance`` among them; names not
         in :data:`ATTRIBUTE_NAMES` are refused.
     :param profiles: the world's attribute profiles (a new set when not given).
+    :param env: the environment their life runs in (``None``: a person who never lives).
     """
 
     __slots__ = (
         "pid", "rng", "substance", "state", "exit_day", "exit_route", "release_day",
-        "episodes", "episode", "modality", "segment_start", "segment_gbp_per_day", "process",
+        "episodes", "episode", "modality", "segment_start", "segment_gbp_per_day",
         "treatment_from", "treatment_to", "using_from", "using_to", "ever_treated", "using",
         "in_treatment", "profiles", "profile", "factors",
     )
 
     def __init__(self, pid: int, rng: PersonStream, attrs: dict[str, str],
-                 profiles: Profiles | None = None) -> None:
+                 profiles: Profiles | None = None, env: Env | None = None) -> None:
         for name in attrs:
             if name not in ATTRIBUTE_INDEX:
                 raise ValueError(f"{name!r} is not an attribute a person can have")
+        super().__init__(env)
         self.pid = pid
         self.rng = rng
         # the substance (never changes) is read at most changes of state: a field of the
@@ -156,7 +162,6 @@ class Person:
         self.modality: str | None = None
         self.segment_start = 0.0  # day the current modality segment started
         self.segment_gbp_per_day = 0.0  # cost per day of the current modality segment
-        self.process: Any = None
         # model years (see World.new_year) in which their last stay in treatment (using)
         # began and ended; -1 for never
         self.treatment_from = self.treatment_to = -1
@@ -211,10 +216,10 @@ class Person:
 
     def retire(self) -> None:
         """Free what a person whose life in the model has ended (dead or moved away) no
-        longer needs: their random stream and process. Their records stay."""
+        longer needs: their random stream (their generator goes when it yields
+        :data:`~sim.model.kernel.OVER`). Their records stay."""
         self.rng = None  # type: ignore[assignment]
         self.factors = None
-        self.process = None
 
 
 def draw_attributes(rng: PersonStream, attributes: Attributes,

@@ -38,7 +38,7 @@ def close_service(world: World, service: str, plan: Mapping[str, float]) -> None
         target = draw_from(plan, person.rng.random())
         world.monitor.transitions.append(Transition(day=now, pid=person.pid, service=service,
                                                     target=target))
-        person.process.interrupt(REHAB_FUNDED if target == REHAB else target)
+        person.interrupt(REHAB_FUNDED if target == REHAB else target)
 
 
 def summary(policy: Policy) -> str:

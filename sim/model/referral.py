@@ -9,9 +9,10 @@ from .world import Stage, World
 
 
 def referral(world: World, person: Person) -> Stage:
-    """Open a new episode today from the person's referral ``source`` and take them through
-    triage (and, if they start, treatment); returns the state after the episode."""
+    """Open a new episode today from the person's referral ``source``; returns the stage
+    that follows, triage (a plain function handing over the next stage, so that the
+    person's life runs triage itself rather than through a generator of its own)."""
     world.open_episode(person, initial=False, source=person.attrs["source"],
                        referral_day=clock(world.env), previously_treated=person.ever_treated)
     world.set_state(person, TRIAGE_WAIT)
-    return (yield from triage(world, person))
+    return triage(world, person)

@@ -35,7 +35,7 @@ from .outcomes import (
 from .people import AFTER_TREATMENT, COMMUNITY, CUSTODY, IN_TREATMENT, MOVED_AWAY, Person
 from .records import Episode
 from .rehab import rehab
-from .steps import available, fallback
+from .steps import available, entry_modality, fallback
 from .world import Stage, World
 
 FORCED_BY: Final[dict[str, tuple[str, str]]] = {
@@ -112,9 +112,17 @@ def exit_treatment(world: World, person: Person, reason: str) -> int | None:
     return COMMUNITY
 
 
+def begin_treatment(world: World, person: Person) -> Stage:
+    """The stage of a person who has just taken a keyworker place: their entry modality
+    is drawn now and their treatment begins (returned, not run: the person's life runs
+    it as its next stage)."""
+    return treatment(world, person, entry_modality(world, person), 0.0)
+
+
 def carried_in(world: World, person: Person, elapsed_days: float) -> Stage:
-    """A person already in treatment on day 0, ``elapsed_days`` into their episode;
-    returns the state after treatment."""
+    """A person already in treatment on day 0, ``elapsed_days`` into their episode: their
+    episode opened and their modality drawn now; returns their treatment (the stage
+    their life runs first)."""
     world.open_episode(person, initial=True, source=UNKNOWN_SOURCE, referral_day=-elapsed_days,
                        previously_treated=True, triage_day=-elapsed_days,
                        start_day=-elapsed_days)
@@ -129,7 +137,7 @@ def carried_in(world: World, person: Person, elapsed_days: float) -> Stage:
         modality = fallback(person)
     if modality == HAT and not world.admit_to_hat(person):
         modality = OST
-    return (yield from treatment(world, person, modality, elapsed_days))
+    return treatment(world, person, modality, elapsed_days)
 
 
 def transfers_within(world: World, person: Person) -> bool:

@@ -11,14 +11,13 @@ from ..vocab import DAYS_PER_YEAR
 from .kernel import Wait, clock, timeout
 from .outcomes import CUSTODY_WAITING, DIED_WAITING, GAVE_UP_WAITING, TRIAGED_ONLY
 from .people import COMMUNITY, CUSTODY, IN_TREATMENT, KEYWORKER_WAIT, Person
-from .steps import entry_modality
-from .treatment import treatment
 from .world import Stage, World
 
 
 def triage(world: World, person: Person) -> Stage:
     """Assessment (after a wait for a slot), then, unless triaged only, the wait for a
-    keyworker place and the start of treatment; returns the state after the episode."""
+    keyworker place; returns the state it leads to (``IN_TREATMENT`` once a place is
+    taken: :func:`~sim.model.treatment.begin_treatment` is the next stage)."""
     env = world.env
     episode = person.episode
     assert episode is not None
@@ -55,8 +54,7 @@ def triage(world: World, person: Person) -> Stage:
     world.mark_treated(person)
     person.set_attr("previously_treated", "true")
     world.mark_in_treatment(person)
-    modality = entry_modality(world, person)
-    return (yield from treatment(world, person, modality, 0.0))
+    return IN_TREATMENT  # the life goes on to begin_treatment at once
 
 
 def wait_for_place(world: World, person: Person, ev: simpy.Event, give_up_per_year: float,

@@ -123,7 +123,7 @@ class World:
         pid = len(self.people)
         rng = PersonStream(person_seed(self.streams.person_prefix, pid))
         attrs = draw_attributes(rng, self.parameters.population.attributes, substance_shares)
-        person = Person(pid, rng, attrs, self.profiles)
+        person = Person(pid, rng, attrs, self.profiles, self.env)
         self.people.append(person)
         return person
 
