@@ -91,6 +91,9 @@ def counts(years: int, times: int, out: Path) -> tuple[str, int, dict[str, int]]
             names = line.split()[1:]
         elif line.startswith("summary:"):
             totals = [int(x) for x in line.split()[1:]]
+    if not names or not totals:
+        raise RuntimeError(f"{out} has no 'events:' or 'summary:' line (did Valgrind finish?)")
+    totals += [0] * (len(names) - len(totals))  # callgrind may leave trailing zeros out
     return build, events, dict(zip(names, totals, strict=True))
 
 

@@ -1,9 +1,9 @@
 """The model of one replication: the world, every person's life, the system processes.
 
-Every person's life is one generator (driven by :class:`~sim.model.kernel.Life`) that
-walks the states drawn in ARCHITECTURE.md, one stage at a time
-(:mod:`~sim.model.community`, :mod:`~sim.model.referral`, ...); each stage returns the
-next state. Nothing polls: a person waits for exactly one event at a time, the first
+Every person's life is one generator (:meth:`Model.life`, driven through the person,
+who is a :class:`~sim.model.kernel.Life`) that walks the states drawn in ARCHITECTURE.md,
+one stage at a time (:mod:`~sim.model.community`, :mod:`~sim.model.referral`, ...); each
+stage returns the next state. Nothing polls: a person waits for exactly one event at a time, the first
 of its competing hazards.
 
 Hazards and time-varying parameters
