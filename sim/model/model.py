@@ -3,8 +3,8 @@
 Every person's life is one generator (:meth:`Model.life`, driven through the person,
 who is a :class:`~sim.model.kernel.Life`) that walks the states drawn in ARCHITECTURE.md,
 one stage at a time (:mod:`~sim.model.community`, :mod:`~sim.model.referral`, ...); each
-stage returns the next state. Nothing polls: a person waits for exactly one event at a time, the first
-of its competing hazards.
+stage returns the next state. Nothing polls: a person waits for exactly one event at a
+time, the first of its competing hazards.
 
 Hazards and time-varying parameters
 -----------------------------------
@@ -272,7 +272,7 @@ class Model:
                 continue
             if not person.is_alive and person.state not in (COMMUNITY, RECOVERED):
                 problems.append(f"person {person.pid} in {STATE_NAMES[person.state]} "
-                                f"has no process")
+                                f"has no life running")
         using = [person for person in world.people if person.using]
         if len(using) != world.using_count:
             problems.append(f"using {world.using_count} != people {len(using)}")
