@@ -55,7 +55,13 @@ class Env(simpy.Environment):
     """SimPy's environment, run by the compiled loop (:meth:`run`, :meth:`step` and
     :meth:`peek` serve SimPy's queue and the heap of timers together), with its clock,
     queue and event numbers as fixed attributes, and a :class:`Calendar` of far timers
-    (``None`` until :func:`attach_calendar`)."""
+    (``None`` until :func:`attach_calendar`).
+
+    Compiled, an environment must not be weakly referenced where it may be freed by
+    reference counting: mypyc's deallocator of a compiled class with a Python base does
+    not clear weak references to it (mypyc/mypyc#1102), so the reference would dangle and
+    the interpreter crash when it is next touched. Nothing in treatsim weakly references
+    one; one freed by the cyclic collector is safe (the collector clears them first)."""
 
     _now: float
     _queue: list[Any]
