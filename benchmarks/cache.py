@@ -84,6 +84,11 @@ def counts(years: int, times: int, out: Path) -> tuple[str, int, dict[str, int]]
         if option:
             command.append(f"{flag}={option}")
     build, events = in_fresh_process(CHILD, years, times, prefix=command)
+    return build, events, read_totals(out)
+
+
+def read_totals(out: Path) -> dict[str, int]:
+    """Event name -> count over the whole run, from callgrind's output file ``out``."""
     names: list[str] = []
     totals: list[int] = []
     for line in out.read_text().splitlines():
@@ -93,8 +98,10 @@ def counts(years: int, times: int, out: Path) -> tuple[str, int, dict[str, int]]
             totals = [int(x) for x in line.split()[1:]]
     if not names or not totals:
         raise RuntimeError(f"{out} has no 'events:' or 'summary:' line (did Valgrind finish?)")
-    totals += [0] * (len(names) - len(totals))  # callgrind may leave trailing zeros out
-    return build, events, dict(zip(names, totals, strict=True))
+    # a cost line with fewer counts than events has zeros for the rest (Valgrind's
+    # Callgrind Format Specification); read the summary the same way
+    totals += [0] * (len(names) - len(totals))
+    return dict(zip(names, totals, strict=True))
 
 
 def main() -> None:

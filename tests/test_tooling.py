@@ -38,6 +38,18 @@ def test_engine_benchmark_runs_small():
     assert "simulation build here: " in out.stdout
 
 
+def test_the_cache_benchmark_reads_callgrind_totals_with_trailing_zeros_left_out(tmp_path):
+    from benchmarks.cache import read_totals
+
+    out = tmp_path / "callgrind.out"
+    out.write_text("# callgrind format\nevents: Ir Dr Dw DLmr DLmw\nfn=main\n"
+                   "3 10 4 2\nsummary: 10 4 2\ntotals: 10 4 2\n")
+    assert read_totals(out) == {"Ir": 10, "Dr": 4, "Dw": 2, "DLmr": 0, "DLmw": 0}
+    out.write_text("events: Ir Dr\nfn=main\n")  # a run cut short: no summary
+    with pytest.raises(RuntimeError, match="no 'events:' or 'summary:'"):
+        read_totals(out)
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("valgrind") is None, reason="needs Valgrind")
 def test_cache_benchmark_counts_an_event():
