@@ -15,12 +15,16 @@ pytestmark = pytest.mark.unit
 END = 1000.0
 
 
-def _walker(env: simpy.Environment, pid: int, seen: list, wait, interrupted: list):
-    """Wait random gaps (some far beyond a bucket, some zero), noting each day; note an
-    interrupt and go on."""
+def _walker(env: simpy.Environment, pid: int, seen: list, wait, interrupted: list,
+            whole_days: bool = False):
+    """Wait random gaps (some far beyond a bucket, some zero; ``whole_days``: rounded to
+    whole days, so that many are due on the same day), noting each day; note an interrupt
+    and go on."""
     rng = random.Random(pid)
     while True:
         gap = rng.choice([0.0, rng.expovariate(1 / 3), rng.expovariate(1 / 400)])
+        if whole_days:
+            gap = float(round(gap))
         try:
             yield wait(env, gap)
         except simpy.Interrupt as stop:
@@ -29,7 +33,7 @@ def _walker(env: simpy.Environment, pid: int, seen: list, wait, interrupted: lis
         seen.append((env.now, pid))
 
 
-def _run(kernel: bool) -> tuple[list, list, int]:
+def _run(kernel: bool, whole_days: bool = False) -> tuple[list, list, int]:
     """Days and ids as each walker wakes, and the events made, through SimPy's own
     environment or the kernel's (with a calendar of 28-day buckets)."""
     env = Env() if kernel else simpy.Environment()
@@ -38,9 +42,11 @@ def _run(kernel: bool) -> tuple[list, list, int]:
     if kernel:
         attach_calendar(env, 28.0)
         open_until(env, 28.0)
-        lives = [Life(env, _walker(env, pid, seen, timeout, interrupted)) for pid in range(60)]
+        lives = [Life(env, _walker(env, pid, seen, timeout, interrupted, whole_days))
+                 for pid in range(60)]
     else:
-        lives = [env.process(_walker(env, pid, seen, lambda e, d: e.timeout(d), interrupted))
+        lives = [env.process(_walker(env, pid, seen, lambda e, d: e.timeout(d), interrupted,
+                                     whole_days))
                  for pid in range(60)]
 
     def interrupter(env: simpy.Environment):
@@ -68,6 +74,19 @@ def test_the_kernel_processes_the_same_events_in_the_same_order_as_simpy():
     assert seen == simpy_seen
     assert interrupted == simpy_interrupted
     assert events == simpy_events  # a life's end is counted as SimPy schedules it
+
+
+def test_events_due_on_the_same_day_come_in_simpys_order_from_buckets_heap_and_queue():
+    """Whole-day waits put many timers on one day: some sorted in from a bucket, some
+    made within the chunk (the heap), and interrupts in SimPy's queue. They wake in the
+    order SimPy's one queue gives (day, then urgent first, then the order made)."""
+    simpy_seen, simpy_interrupted, simpy_events = _run(kernel=False, whole_days=True)
+    seen, interrupted, events = _run(kernel=True, whole_days=True)
+    days = [day for day, _ in seen]
+    assert len(days) - len(set(days)) > 250  # most wakes share their day with another
+    assert seen == simpy_seen
+    assert interrupted == simpy_interrupted
+    assert events == simpy_events
 
 
 def test_a_timer_works_in_simpy_conditions():

@@ -5,9 +5,10 @@ per event is done here and in :mod:`sim.model.timers`, in code mypyc compiles:
 
 * :class:`Env` is SimPy's environment whose :meth:`Env.run` and :meth:`Env.step` run
   :func:`run_until`: SimPy's events wait in SimPy's queue (``(day, priority, number,
-  event)`` entries) and :class:`~sim.model.timers.Timer` s in a heap of their own (and
-  the :class:`~sim.model.timers.Calendar`'s buckets); each step takes the earlier of the
-  two heads by (day, priority, number), as SimPy's one queue would;
+  event)`` entries) and :class:`~sim.model.timers.Timer` s in a heap of their own, or,
+  when due after the current chunk of days, in the :class:`~sim.model.timers.Calendar`'s
+  buckets, sorted into its run as their chunk opens; each step takes the earliest of the
+  three heads by (day, priority, number), as SimPy's one queue would;
 * :func:`timeout` makes a timer (SimPy's ``Timeout``) and :func:`first_on` an urgent one;
 * :class:`Life` drives a person's generator as ``simpy.Process`` does (resumed by each
   event it yields, interrupted by an urgent failed event), but is not itself an event:
@@ -31,7 +32,7 @@ from simpy.core import EmptySchedule
 from simpy.events import NORMAL, PENDING, URGENT, Event, Interrupt
 
 from .hazards import INF
-from .timers import Calendar, Numbers, Timer, before, pop, push
+from .timers import Calendar, Numbers, Timer, before, earlier, pop, push
 
 Wait = Any
 """What a life yields to wait: a SimPy event, a condition of events, or a :class:`Timer`
@@ -99,8 +100,9 @@ class Env(simpy.Environment):
     def peek(self) -> float:
         """The day of the next event (infinity when there is none)."""
         day = INF
-        if self.timers:
-            day = self.timers[0].day
+        timer = _next_timer(self)
+        if timer is not None:
+            day = timer.day
         if self._queue:
             day = min(day, self._queue[0][0])
         return day
@@ -121,17 +123,15 @@ def _run_before(env: Env, day: float, priority: int, number: int) -> None:
 def _step(env: Env, day: float, priority: int, number: int) -> bool:
     """Process the next event if it comes before ``(day, priority, number)``; whether
     there was one."""
-    timers = env.timers
+    timer = _next_timer(env)
     queue = env._queue  # noqa: SLF001 - SimPy's own queue
-    if timers:
-        timer = timers[0]
-        if not queue or _first(timer, queue[0]):
-            if not before(timer.day, timer.priority, timer.number, day, priority, number):
-                return False
-            pop(timers)
-            env._now = timer.day  # noqa: SLF001
-            _fire(timer)
-            return True
+    if timer is not None and (not queue or _first(timer, queue[0])):
+        if not before(timer.day, timer.priority, timer.number, day, priority, number):
+            return False
+        _take_timer(env, timer)
+        env._now = timer.day  # noqa: SLF001
+        _fire(timer)
+        return True
     if not queue:
         return False
     entry = queue[0]
@@ -146,6 +146,29 @@ def _step(env: Env, day: float, priority: int, number: int) -> bool:
     if not event._ok and not hasattr(event, "_defused"):  # noqa: SLF001
         raise event._value  # noqa: SLF001 - a failed event nobody handled
     return True
+
+
+def _next_timer(env: Env) -> Timer | None:
+    """The earliest waiting timer, at the head of the heap or of the calendar's run
+    (``None`` if there is none)."""
+    timers = env.timers
+    calendar = env.calendar
+    if calendar is not None:
+        run = calendar.run
+        if run:
+            head = run[-1]
+            if not timers or earlier(head, timers[0]):
+                return head
+    return timers[0] if timers else None
+
+
+def _take_timer(env: Env, timer: Timer) -> None:
+    """Take ``timer`` (what :func:`_next_timer` gave) out of the run or the heap."""
+    calendar = env.calendar
+    if calendar is not None and calendar.run and calendar.run[-1] is timer:
+        calendar.run.pop()
+    else:
+        pop(env.timers)
 
 
 def _first(timer: Timer, entry: tuple[float, int, int, Any]) -> bool:
@@ -185,9 +208,9 @@ def attach_calendar(env: Env, width: float) -> Calendar:
 
 
 def open_until(env: Env, stop: float) -> None:
-    """Let every timer of ``env``'s calendar due before day ``stop`` into the heap."""
+    """Let every timer of ``env``'s calendar due before day ``stop`` into its run."""
     assert env.calendar is not None
-    env.calendar.open_until(env.timers, stop)
+    env.calendar.open_until(stop)
 
 
 def timeout(env: Env, delay: float) -> Wait:
