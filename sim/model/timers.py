@@ -167,9 +167,9 @@ class Calendar:
     timers (about four in five in a Hampshire-scale run) reach the loop through a bucket.
     Sorting a bucket as it opens (a float key per timer, compared by the sort's fast path)
     costs a fraction of taking its timers one by one out of a heap that holds them all
-    (at 16x Hampshire a chunk's heap held about 5,000). Every timer due before the day
-    the loop runs to is in the heap or the run by then, so the events come out in the same
-    order.
+    (at 4x Hampshire a bucket brings about 860 timers; the heap held 446 on average when a
+    timer was taken from it, and holds 37 now). Every timer due before the day the loop
+    runs to is in the heap or the run by then, so the events come out in the same order.
 
     Bucketed timers are all ordinary ones (``NORMAL``; urgent ones go straight to the
     heap), added in the order they were made: sorted by day with a stable sort, those due
