@@ -16,7 +16,8 @@ Prints:
 * the same replication at 1x, 4x and 16x (people, incidence and every capacity
   multiplied), each timed in a fresh process after an untimed 1-year replication of the
   same size: wall time, events and microseconds per event, and the growth exponent of
-  wall time fitted over the multiples (1 is linear); then, for reference, the cost per
+  wall time fitted over the multiples (1 is linear), to the bests and within each round
+  (with their median); then, for reference, the cost per
   event and growth exponent of as many bare lives (an exponential wait again and again)
   in SimPy, in treatsim's compiled loop and in a plain heap of handlers
   (:func:`benchmarks.loop.scaling`);
@@ -30,7 +31,6 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import math
 import os
 import resource
 import statistics
@@ -168,14 +168,14 @@ worker: every size is timed alike."""
 def scaling(years: int, sizes: list[int], repeats: int) -> None:
     """Print wall time and cost per event at each population multiple (the best of
     ``repeats`` rounds, each running every size in turn, each replication in a fresh
-    process after an untimed one of the same size), and the fitted growth exponent of
-    wall time."""
+    process after an untimed one of the same size), the growth exponent of wall time fitted
+    to the bests, and the exponent fitted within each round (whose sizes ran back to back,
+    so that a slow spell of the machine weighs on all of them) with their median."""
     print(f"scaling, {years}-year replication (best of {repeats}, each in a fresh process "
           f"after an untimed 1-year one of its size)")
-    best = [(math.inf, 0)] * len(sizes)
-    for rep in range(repeats):
-        best = [min(b, tuple(in_fresh_process(SCALE_CHILD, years, times, rep)))
-                for b, times in zip(best, sizes, strict=True)]
+    rounds = [[tuple(in_fresh_process(SCALE_CHILD, years, times, rep)) for times in sizes]
+              for rep in range(repeats)]
+    best = [min(run[i] for run in rounds) for i in range(len(sizes))]
     print(f"{'size':>6} {'people':>8} {'events':>11} {'seconds':>8} {'us/event':>9}")
     for times, (wall, events) in zip(sizes, best, strict=True):
         people = times * (HAMPSHIRE_COMMUNITY + HAMPSHIRE_IN_TREATMENT)
@@ -184,6 +184,9 @@ def scaling(years: int, sizes: list[int], repeats: int) -> None:
         walls = [wall for wall, _ in best]
         print(f"  growth exponent of wall time over {sizes[0]}x-{sizes[-1]}x: "
               f"{slope(sizes, walls):.3f}  (1 is linear)")
+        within = [slope(sizes, [wall for wall, _ in run]) for run in rounds]
+        print("  within each round: " + ", ".join(f"{e:.3f}" for e in within)
+              + f"; median {statistics.median(within):.3f}")
         print("as many lives with no model around them (benchmarks/loop.py --scaling):")
         loop_scaling(sizes, repeats, years)
 

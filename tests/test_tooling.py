@@ -31,6 +31,7 @@ def test_engine_benchmark_runs_small():
     assert out.returncode == 0, out.stderr
     assert "treatsim / SimPy" in out.stdout and "people-years" in out.stdout
     assert "growth exponent of wall time over 1x-4x" in out.stdout
+    assert "within each round: " in out.stdout and "; median " in out.stdout
     lives = [line for line in out.stdout.splitlines() if "compiled loop (kernel)" in line]
     assert len(lives) == 1 and "growth exponent" in lives[0]  # the bare lives beside it
     assert ("speed-up of this checkout over" in out.stdout and "pure Python over" in out.stdout
