@@ -23,7 +23,11 @@ Prints:
   (:func:`benchmarks.loop.scaling`);
 * with ``--national`` instead: one 10-year replication of
   ``scenarios/england_national.yaml``, its wall time, events and peak RSS, run alone in
-  this process so that the RSS is the replication's.
+  this process so that the RSS is the replication's;
+* with ``--memory`` instead: what one 10-year replication at 4x Hampshire's size keeps
+  when it ends, in bytes per person alive: every Python allocation (``tracemalloc``), the
+  part of it that is the records alone (after the model is let go), and the objects
+  Python's cyclic collector tracks.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
 
 import yaml
@@ -55,8 +60,9 @@ from benchmarks.scenarios import (  # noqa: E402
     hampshire_scale,
     national,
 )
-from sim.model import simulate  # noqa: E402
+from sim.model import Model, simulate  # noqa: E402
 from sim.native import PURE_VARIABLE, build_of  # noqa: E402
+from sim.streams import Streams  # noqa: E402
 
 PURE = "this checkout, pure Python"
 """The race's name for this checkout run from its sources."""
@@ -211,6 +217,38 @@ def national_run(years: int) -> None:
           f"then a full garbage collection over what it left: {collect:.1f} s")
 
 
+def _tracked_bytes() -> int:
+    """Bytes of the objects Python's cyclic collector tracks (``sys.getsizeof`` each)."""
+    return sum(sys.getsizeof(o) for o in gc.get_objects())
+
+
+def memory_run(times: int, years: int) -> None:
+    """Print what one replication at ``times`` Hampshire's size keeps when it ends, in
+    bytes per person alive: all allocations, the records alone, and tracked objects."""
+    sc = hampshire_scale(years, times)
+    gc.collect()
+    tracked0 = _tracked_bytes()
+    tracemalloc.start()
+    traced0 = tracemalloc.get_traced_memory()[0]
+    model = Model(sc, Streams(sc.run.seed, 0))
+    rec = model.run()
+    gc.collect()
+    traced = tracemalloc.get_traced_memory()[0] - traced0  # the world and the records
+    tracked = _tracked_bytes() - tracked0  # its list of objects is gone before the next line
+    made = len(model.world.people)
+    model.release()
+    del model
+    gc.collect()
+    records = tracemalloc.get_traced_memory()[0] - traced0  # what is left: the records
+    tracemalloc.stop()
+    alive = sum(v for k, v in rec.final_states.items() if k not in ("dead", "moved_away"))
+    print(f"memory ({years}-year replication at {times}x Hampshire, {made:,} people made, "
+          f"{alive:,} alive at the end), bytes per person alive: "
+          f"{traced / alive:,.0f} of all allocations (world and records), "
+          f"{records / alive:,.0f} of them the records; "
+          f"{tracked / alive:,.0f} of objects the cyclic collector tracks")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--small", action="store_true", help="2 years, 1 repeat (for CI logs)")
@@ -219,10 +257,15 @@ def main() -> None:
     ap.add_argument("--against", default=START, help="the commit to race (git ref)")
     ap.add_argument("--national", type=int, nargs="?", const=10, metavar="YEARS",
                     help="only one national replication (default 10 years)")
+    ap.add_argument("--memory", action="store_true",
+                    help="only the memory a 4x Hampshire replication keeps, per person alive")
     args = ap.parse_args()
     print(f"simulation build here: {build_of('sim.model')}")
     if args.national:
         national_run(args.national)
+        return
+    if args.memory:
+        memory_run(1 if args.small else 4, 2 if args.small else 10)
         return
     years = 2 if args.small else 10
     repeats = 1 if args.small else args.repeats

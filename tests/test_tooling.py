@@ -39,6 +39,19 @@ def test_engine_benchmark_runs_small():
     assert "simulation build here: " in out.stdout
 
 
+@pytest.mark.slow
+def test_engine_benchmark_measures_the_memory_a_replication_keeps():
+    out = subprocess.run([sys.executable, "benchmarks/engine.py", "--memory", "--small"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    line = next(x for x in out.stdout.splitlines() if x.startswith("memory ("))
+    figures = line.split("bytes per person alive: ")[1]
+    numbers = [int(word.replace(",", "")) for word in figures.split()
+               if word.replace(",", "").isdigit()]
+    everything, records, tracked = numbers
+    assert 0 < records < everything and 0 < tracked < everything, line
+
+
 def test_the_cache_benchmark_reads_callgrind_totals_with_trailing_zeros_left_out(tmp_path):
     from benchmarks.cache import read_totals
 

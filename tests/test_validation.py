@@ -24,7 +24,16 @@ from sim.analysis.validation_cohorts import Replication
 from sim.analysis.validation_measures import MEASURES, ModelSpec, measure_value
 from sim.cli import main
 from sim.metrics import key_values, replication_tables
-from sim.model import Death, Episode, Records, Relapse, Segment, simulate
+from sim.model import (
+    Death,
+    Episode,
+    LedgerEntry,
+    Records,
+    Relapse,
+    Segment,
+    simulate,
+    table_of,
+)
 from sim.scenario import ScenarioError
 
 pytestmark = pytest.mark.model
@@ -50,8 +59,9 @@ def rec(episodes: list[Episode], deaths: tuple[Death, ...] | list[Death] = (),
     """One replication's records: a warm-up year, one reporting year, run to ``end_day``."""
     return Replication(Records(
         horizon_days=Y1, end_day=end_day, warmup_years=1, years=1, initial_people=0,
-        incidence=0, episodes=list(episodes), segments=list(segments), deaths=list(deaths),
-        ledger=[], snapshots=[], during_year={}, relapses=list(relapses)))
+        incidence=0, episodes=list(episodes), segments=table_of(Segment, segments),
+        deaths=list(deaths), ledger=table_of(LedgerEntry, []), snapshots=[], during_year={},
+        relapses=list(relapses)))
 
 
 def death(pid: int, day: float, state: str = "community", substance: str = "opiate") -> Death:

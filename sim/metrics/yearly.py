@@ -17,7 +17,7 @@ import pandas as pd
 
 from ..model.outcomes import COMPLETED, EXIT_REASONS, GAVE_UP_WAITING, REHAB, UNPLANNED
 from ..model.people import IN_TREATMENT, STATE_NAMES
-from ..model.records import Death, LedgerEntry, Records
+from ..model.records import Death, Records
 from ..vocab import COST_SERVICES, DAYS_PER_YEAR, OCU, REVIEW_DAYS
 from .catalogue import FOUR_WEEKS_DAYS, SIX_MONTHS_DAYS, THREE_WEEKS_DAYS
 
@@ -29,7 +29,7 @@ def yearly_metrics(rec: Records, people: pd.DataFrame) -> pd.DataFrame:
     """The long ``yearly`` table for one replication: columns year (reporting year, 1 =
     the first after the warm-up), metric and value (in the metric's unit)."""
     snaps = pd.DataFrame(rec.snapshots)
-    ledger = pd.DataFrame(rec.ledger, columns=LedgerEntry._fields)
+    ledger = pd.DataFrame(rec.ledger.columns)
     deaths = pd.DataFrame(rec.deaths, columns=Death._fields)
     out: list[tuple[int, str, float]] = []
     treated = people[people["start_day"].notna()]
@@ -263,7 +263,10 @@ def _costs(ledger: pd.DataFrame, y0: float, y1: float, completions: float) -> di
 
 def _count_rehab(rec: Records, y0: float, y1: float) -> int:
     """Rehab placements started on days [y0, y1)."""
-    return sum(1 for s in rec.segments if s.modality == REHAB and y0 <= s.start_day < y1)
+    segments = rec.segments.columns
+    return sum(1 for modality, start in zip(segments["modality"], segments["start_day"],
+                                            strict=True)
+               if modality == REHAB and y0 <= start < y1)
 
 
 def _costs_in_year(ledger: pd.DataFrame, y0: float, y1: float) -> dict[str, float]:

@@ -20,7 +20,9 @@ from .records import (  # noqa: E402 - after the build is chosen
     Records,
     Relapse,
     Segment,
+    Table,
     Transition,
+    table_of,
 )
 
 __all__ = [
@@ -33,6 +35,8 @@ __all__ = [
     "Records",
     "Relapse",
     "Segment",
+    "Table",
     "Transition",
     "simulate",
+    "table_of",
 ]

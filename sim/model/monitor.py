@@ -3,11 +3,12 @@
 The monitor only appends to lists and updates counters; turning them into tables is
 the job of :mod:`sim.metrics`. Nothing here reads or writes files.
 
-Costs and segments, the most numerous records, are kept as columns (a list per field)
-while the run lasts and made into their named tuples by :meth:`Monitor.records`: a list
-of numbers and strings is one object to Python's cyclic collector, a tuple per record is
-one each, which the collections between chunks would walk (at 16x Hampshire, 540,000 of
-them).
+Costs and segments, the most numerous records, are kept as columns (a list per field),
+while the run lasts and in its :class:`~sim.model.records.Records` (as a
+:class:`~sim.model.records.Table`): a list of numbers and strings is one object to
+Python's cyclic collector, a tuple per record is one each, which the collections between
+chunks would walk (at 16x Hampshire, 540,000 of them), and a tuple costs more memory
+than its values.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from .records import (
     Records,
     Relapse,
     Segment,
+    Table,
     Transition,
 )
 
@@ -85,22 +87,20 @@ class Monitor:
         self.segment_end_day.append(end_day)
         self.segment_end_reason.append(end_reason)
 
-    def ledger(self) -> list[LedgerEntry]:
-        """The costs booked so far, in order."""
-        columns: dict[str, list[Any]] = {
+    def ledger(self) -> Table:
+        """The costs booked so far, in order (the monitor's own columns)."""
+        return Table(LedgerEntry, {
             "service": self.ledger_service, "start_day": self.ledger_start_day,
             "end_day": self.ledger_end_day, "amount_gbp": self.ledger_amount_gbp,
-        }
-        return list(map(LedgerEntry, *(columns[name] for name in LedgerEntry._fields)))
+        })
 
-    def segments(self) -> list[Segment]:
-        """The segments recorded so far, in order."""
-        columns: dict[str, list[Any]] = {
+    def segments(self) -> Table:
+        """The segments recorded so far, in order (the monitor's own columns)."""
+        return Table(Segment, {
             "pid": self.segment_pid, "episode": self.segment_episode,
             "modality": self.segment_modality, "start_day": self.segment_start_day,
             "end_day": self.segment_end_day, "end_reason": self.segment_end_reason,
-        }
-        return list(map(Segment, *(columns[name] for name in Segment._fields)))
+        })
 
     def records(self, *, horizon_days: float, end_day: float, warmup_years: int, years: int,
                 events: int) -> Records:

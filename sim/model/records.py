@@ -1,12 +1,15 @@
 """What the model writes down as it runs: episodes, segments, deaths, costs, transitions.
 
 Every record is a named tuple (or, for the episode that fills in as it goes, a class with
-fixed attributes) built by keyword; :mod:`sim.metrics` reads them by field name. Times are
-days from the scenario's start date, money is pounds. Nothing here reads or writes files.
+fixed attributes) built by keyword; :mod:`sim.metrics` reads them by field name. The most
+numerous, segments and costs, are kept as a :class:`Table`: a column per field, read as
+named tuples. Times are days from the scenario's start date, money is pounds. Nothing
+here reads or writes files.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final, NamedTuple
 
@@ -174,6 +177,63 @@ class PolicyChange(NamedTuple):
     note: str
 
 
+class Table:
+    """Records of one kind, the named tuple class ``row``, kept as a list per field.
+
+    Reads like a list of ``row`` tuples (``len``, index, iteration, ``==`` with a list of
+    them or another table), each tuple made as it is read; :attr:`columns` gives the
+    fields' lists, in ``row``'s field order, to build a data frame from without making
+    a tuple per record. A tuple per record costs about 90 bytes more than its values in
+    columns (at 4x Hampshire's size after 10 years, 136,000 segments and costs, 0.6 KB a
+    person alive). The lists are the run's own, not copies: read, do not append.
+    """
+
+    def __init__(self, row: type, columns: dict[str, list[Any]]) -> None:
+        names: tuple[str, ...] = row._fields  # type: ignore[attr-defined]
+        if sorted(columns) != sorted(names):
+            raise ValueError(f"a {row.__name__} table needs the columns {names}, "
+                             f"not {tuple(columns)}")
+        lengths = {len(columns[name]) for name in names}
+        if len(lengths) > 1:
+            raise ValueError(f"the columns of a {row.__name__} table differ in length")
+        self.row = row
+        self.columns: dict[str, list[Any]] = {name: columns[name] for name in names}
+
+    def __len__(self) -> int:
+        for values in self.columns.values():
+            return len(values)
+        return 0
+
+    def __getitem__(self, index: int) -> Any:
+        return self.row(*[values[index] for values in self.columns.values()])
+
+    def __iter__(self) -> Iterator[Any]:
+        return map(self.row, *self.columns.values())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Table):
+            return self.row is other.row and self.columns == other.columns
+        if isinstance(other, (list, tuple)):
+            return list(self) == list(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        raise TypeError("a Table is mutable and cannot be hashed")
+
+    def __repr__(self) -> str:
+        return f"Table({self.row.__name__}, {len(self)} rows)"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Table, (self.row, self.columns))
+
+
+def table_of(row: type, rows: Iterable[Any]) -> Table:
+    """A :class:`Table` of ``row`` tuples holding ``rows`` (tuples of ``row``'s fields)."""
+    names: tuple[str, ...] = row._fields  # type: ignore[attr-defined]
+    items = list(rows)
+    return Table(row, {name: [item[i] for item in items] for i, name in enumerate(names)})
+
+
 @dataclass(slots=True)
 class Records:
     """Everything one replication produced, ready for :mod:`sim.metrics`.
@@ -188,9 +248,11 @@ class Records:
     initial_people: int
     incidence: int
     episodes: list[Episode]
-    segments: list[Segment]
+    segments: Table
+    """The :class:`Segment` records."""
     deaths: list[Death]
-    ledger: list[LedgerEntry]
+    ledger: Table
+    """The :class:`LedgerEntry` records (costs)."""
     snapshots: list[dict[str, Any]]
     during_year: dict[str, list[int]]
     transitions: list[Transition] = field(default_factory=list)
