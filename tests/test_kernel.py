@@ -192,3 +192,38 @@ def test_step_and_peek_take_the_earlier_of_a_timer_and_a_simpy_event():
     assert order == [("simpy", 1.0), ("timer", 2.0)] and env.peek() == float("inf")
     with pytest.raises(simpy.core.EmptySchedule):
         env.step()
+
+
+def test_the_loop_reads_the_lives_of_the_next_timers_of_the_run_ahead_of_them():
+    """Every WARM_AHEAD timers taken from the calendar's run, the lives of the next
+    WARM_AHEAD (in the order they will be taken) are read ahead (``Life.warm_fields`` and
+    ``Life.warm_objects``)."""
+    from sim.model.draws import PersonStream
+    from sim.model.kernel import WARM_AHEAD, _next_timer, _take_timer
+    from sim.model.people import Person
+
+    env = Env()
+    attach_calendar(env, 28.0)
+    open_until(env, 28.0)
+    people = []
+    for pid in range(3 * WARM_AHEAD):  # made in reverse order of day: the sort must order them
+        person = Person(pid, PersonStream((pid + 1, 2, 3, 4, 5, 6)), {"substance": "opiate"},
+                        env=env)
+        person.segment_start = float(pid * pid)
+        timeout(env, 500.0 - pid).wait(person)
+        people.append(person)
+    open_until(env, 600.0)
+    calendar = env.calendar
+    assert calendar is not None
+    by_day = people[::-1]
+    warmed = []
+    for taken in range(2 * WARM_AHEAD + 1):
+        timer = _next_timer(env)
+        assert timer is not None and timer.owner is by_day[taken]
+        _take_timer(env, timer)
+        warmed.append(calendar.warmth)
+    ahead = [sum(p.warm_fields() + p.warm_objects() for p in by_day[k + 1:k + 1 + WARM_AHEAD])
+             for k in (0, WARM_AHEAD, 2 * WARM_AHEAD)]
+    assert warmed[0] == ahead[0] and warmed[WARM_AHEAD - 1] == ahead[0]
+    assert warmed[WARM_AHEAD] == ahead[1] and warmed[2 * WARM_AHEAD] == ahead[2]
+    assert len(set(ahead)) == 3

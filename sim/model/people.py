@@ -209,6 +209,24 @@ class Person(Life):
             value = factors[key] = multiplier(table, self.profiles.attrs[self.profile])
         return value
 
+    def warm_fields(self) -> float:
+        """Read the person's fields from each part of the object that their next event
+        reads, so that the loop can fetch them from memory ahead of it, beside other
+        people's (:func:`~sim.model.kernel._warm_ahead`); the number means nothing."""
+        return self.segment_start + self.using_to + self.profile
+
+    def warm_objects(self) -> float:
+        """Read the person's stream and episode, which their next event reads, ahead of
+        it (see :meth:`warm_fields`); the number means nothing."""
+        total = 0.0
+        rng = self.rng
+        if rng is not None:
+            total += rng.s10 + rng.s22
+        episode = self.episode
+        if episode is not None:
+            total += episode.referral_day
+        return total
+
     def profile_key(self) -> Levels:
         """The person's attribute levels (see :data:`Levels`): equal for people with
         equal attributes."""

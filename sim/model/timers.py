@@ -186,6 +186,8 @@ class Calendar:
         self.run: list[Timer] = []
         """The opened buckets' timers not yet taken, in order, the earliest last (taken
         by ``pop()``)."""
+        self.until_warm = 0  # timers to take from the run before the next ones are warmed
+        self.warmth = 0.0  # what warming them read (kept, so the reads are not dropped)
 
     def add(self, heap: list[Timer], timer: Timer) -> None:
         """Put ``timer`` (an ordinary one) into its bucket, or into ``heap`` if it is due
@@ -211,6 +213,7 @@ class Calendar:
             run.extend(opened)
             run.sort(key=_day)  # stable: the same day keeps the order made
             run.reverse()
+            self.until_warm = 0  # warm the new head at the next take
         self.horizon = stop
 
     def timers(self) -> list[Timer]:
