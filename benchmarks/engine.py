@@ -3,6 +3,7 @@
     python benchmarks/engine.py                   # everything but the national run
     python benchmarks/engine.py --small           # a quick version for CI logs
     python benchmarks/engine.py --national        # one 10-year national replication only
+    python benchmarks/engine.py --memory          # what a 4x Hampshire replication keeps
     python benchmarks/engine.py --against REF     # the commit to race (default below)
 
 Prints:
