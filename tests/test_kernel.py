@@ -199,8 +199,9 @@ def test_the_loop_reads_the_lives_of_the_next_timers_of_the_run_ahead_of_them():
     WARM_AHEAD (in the order they will be taken) are read ahead (``Life.warm_fields`` and
     ``Life.warm_objects``)."""
     from sim.model.draws import PersonStream
-    from sim.model.kernel import WARM_AHEAD, _next_timer, _take_timer
+    from sim.model.kernel import _next_timer, _take_timer
     from sim.model.people import Person
+    from sim.model.timers import WARM_AHEAD
 
     env = Env()
     attach_calendar(env, 28.0)

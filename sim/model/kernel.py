@@ -32,7 +32,7 @@ from simpy.core import EmptySchedule
 from simpy.events import NORMAL, PENDING, URGENT, Event, Interrupt
 
 from .hazards import INF
-from .timers import Calendar, Numbers, Timer, before, earlier, pop, push
+from .timers import WARM_AHEAD, Calendar, Numbers, Timer, before, earlier, pop, push
 
 Wait = Any
 """What a life yields to wait: a SimPy event, a condition of events, or a :class:`Timer`
@@ -50,9 +50,6 @@ class Over:
 OVER: Final = Over()
 """What a life may yield to end there, as if it returned (without the exception with which
 a compiled generator returns)."""
-
-WARM_AHEAD: Final = 64
-"""Timers of the calendar's run whose lives are warmed together (:func:`_warm_ahead`)."""
 
 
 class Env(simpy.Environment):
@@ -167,38 +164,17 @@ def _next_timer(env: Env) -> Timer | None:
 
 def _take_timer(env: Env, timer: Timer) -> None:
     """Take ``timer`` (what :func:`_next_timer` gave) out of the run or the heap; every
-    :data:`WARM_AHEAD` timers taken from the run, warm the lives of the next ones."""
+    :data:`~sim.model.timers.WARM_AHEAD` timers taken from the run, read the lives of the
+    next ones ahead (:meth:`Calendar.warm_ahead`)."""
     calendar = env.calendar
     if calendar is not None and calendar.run and calendar.run[-1] is timer:
         calendar.run.pop()
         calendar.until_warm -= 1
         if calendar.until_warm <= 0:
             calendar.until_warm = WARM_AHEAD
-            _warm_ahead(calendar)
+            calendar.warm_ahead()
     else:
         pop(env.timers)
-
-
-def _warm_ahead(calendar: Calendar) -> None:
-    """Read what the next :data:`WARM_AHEAD` timers of the calendar's run and their lives
-    hold, so that the fetches from memory of many lives overlap, where each event would
-    wait for its own in turn (at 16x Hampshire most of what an event reads has left the
-    processor's cache since the person's last event). In three passes, each of reads that
-    do not wait for one another: the timers (and the lives' first lines), the lives'
-    fields (:meth:`Life.warm_fields`), and the objects they point to
-    (:meth:`Life.warm_objects`)."""
-    run = calendar.run
-    lives: list[Life] = []
-    for i in range(len(run) - 1, max(len(run) - 1 - WARM_AHEAD, -1), -1):
-        owner = run[i].owner
-        if owner is not None:
-            lives.append(owner)
-    total = 0.0
-    for life in lives:
-        total += life.warm_fields()
-    for life in lives:
-        total += life.warm_objects()
-    calendar.warmth = total
 
 
 def _first(timer: Timer, entry: tuple[float, int, int, Any]) -> bool:

@@ -212,7 +212,7 @@ class Person(Life):
     def warm_fields(self) -> float:
         """Read the person's fields from each part of the object that their next event
         reads, so that the loop can fetch them from memory ahead of it, beside other
-        people's (:func:`~sim.model.kernel._warm_ahead`); the number means nothing."""
+        people's (:meth:`~sim.model.timers.Calendar.warm_ahead`); the number means nothing."""
         return self.segment_start + self.using_to + self.profile
 
     def warm_objects(self) -> float:

@@ -13,11 +13,15 @@ then sorted into the calendar's run.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from mypy_extensions import mypyc_attr
 
 from .hazards import INF
+
+WARM_AHEAD: Final = 64
+"""Timers of the calendar's run whose lives are read ahead together
+(:meth:`Calendar.warm_ahead`)."""
 
 if TYPE_CHECKING:  # pragma: no cover
     from .kernel import Life
@@ -215,6 +219,27 @@ class Calendar:
             run.reverse()
             self.until_warm = 0  # warm the new head at the next take
         self.horizon = stop
+
+    def warm_ahead(self) -> None:
+        """Read what the next :data:`WARM_AHEAD` timers of the run and their lives hold,
+        so that the fetches from memory of many lives overlap, where each event would
+        wait for its own in turn (at 16x Hampshire most of what an event reads has left
+        the processor's cache since the person's last event). In three passes, each of
+        reads that do not wait for one another: the timers (and the lives' first lines),
+        the lives' fields (:meth:`~sim.model.kernel.Life.warm_fields`), and the objects
+        they point to (:meth:`~sim.model.kernel.Life.warm_objects`)."""
+        run = self.run
+        lives: list[Life] = []
+        for i in range(len(run) - 1, max(len(run) - 1 - WARM_AHEAD, -1), -1):
+            owner = run[i].owner
+            if owner is not None:
+                lives.append(owner)
+        total = 0.0
+        for life in lives:
+            total += life.warm_fields()
+        for life in lives:
+            total += life.warm_objects()
+        self.warmth = total
 
     def timers(self) -> list[Timer]:
         """Every timer still waiting in a bucket or the run (in no particular order)."""
