@@ -24,6 +24,7 @@ def test_a_table_reads_like_the_list_of_its_rows():
     assert len(table) == 2 and list(table) == ROWS
     assert table[1] == ROWS[1] and table[-1] == ROWS[1] and isinstance(table[0], Segment)
     assert table[0].end_reason == "completed"
+    assert table[:1] == ROWS[:1] and table[::-1] == ROWS[::-1] and table[5:] == []
     assert table == ROWS and table == tuple(ROWS) and table != ROWS[:1]
     assert table.columns["start_day"] == [0.0, 4.0]
     assert list(table.columns) == list(Segment._fields)  # in the row's field order
